@@ -1,0 +1,221 @@
+/**
+ * Wire a HostPlan into iptables tables (one family at a time).
+ *
+ * Decisions are written in continuation-passing style so that a group's rules can be shared
+ * by all its ports without marks: every chain reachable from a port chain ends in a verdict.
+ *
+ *   FORWARD -> P-FORWARD: --physdev-in  tap (bridged) -g P-o<port>   egress of the sender
+ *                         --physdev-is-bridged        -g P-ingress   traffic from elsewhere
+ *   INPUT   -> P-INPUT:   --physdev-in  tap           -g P-o<port>   VM to this host
+ *   P-o<port>: state, DHCP, anti-spoofing (-j P-s<port>), -j P-<group egress chain>..., drop
+ *              "allowed" = -g P-ingress (go on to the receiver's check)
+ *   P-ingress: --physdev-out tap (bridged) -g P-i<port>; otherwise ACCEPT
+ *   P-i<port>: state, DHCP, ICMPv6, -j P-<group ingress chain>..., drop; "allowed" = ACCEPT
+ *
+ * A group chain's rule jumps on to the next stage (`-g P-ingress` or `-j ACCEPT`) itself, so
+ * when no rule of one group matches, the port chain simply goes on to its next group.
+ */
+import type { Family } from '../../net/ip.js';
+import type { GroupChainPlan, HostPlan, PortPlan, Rule, SetRef, Step } from '../../plan/ir.js';
+import { IPTABLES_CHAIN_NAME_MAX } from '../../limits.js';
+import { fitNames } from '../shared/names.js';
+import { type IptChain, type IptTable, checkChainName, comment, renderMatches } from './syntax.js';
+
+export interface IptablesLayoutOptions {
+  readonly prefix: string;
+  readonly comments: boolean;
+  readonly setName: (ref: SetRef) => string;
+}
+
+/** Fixed comment texts (only printed with --comments). */
+const COMMENTS = {
+  dhcpClient: 'Allow DHCP client traffic.',
+  dhcpSpoof: 'Prevent DHCP Spoofing by VM.',
+  raDrop: 'Drop IPv6 Router Advts from VM Instance.',
+  icmpv6Allow: 'Allow IPv6 ICMP traffic.',
+  ndAllow: 'Allow neighbour discovery and MLD (untracked by conntrack).',
+  established: 'Direct packets associated with a known session to the next check.',
+  invalidDrop: 'Drop packets that appear related to an existing connection (e.g. TCP ACK/FIN) but do not have an entry in conntrack.',
+  dhcpServer: 'Allow DHCP replies to the VM.',
+  raAllow: 'Allow IPv6 Router Advts to the VM.',
+  pairAllow: 'Allow traffic from defined IP/MAC pairs.',
+  pairDrop: 'Drop traffic without an IP/MAC allow rule.',
+  unmatched: 'Send unmatched traffic to the fallback chain.',
+  fallback: 'Default drop rule for unmatched traffic.',
+  egressDispatch: 'Direct traffic from the VM interface to its egress chain.',
+  otherDispatch: 'Bridged traffic not sent by a filtered VM: check the receiver.',
+  ingressDispatch: 'Direct traffic to the VM interface to its ingress chain.',
+  ingressDefault: 'Traffic to no filtered VM is accepted.',
+  inputDispatch: 'Direct traffic from the VM to this host to its egress chain.',
+} as const;
+
+export interface PortChainNames {
+  readonly ingress: string;
+  readonly egress: string;
+  readonly spoof: string;
+}
+
+export interface IptablesNames {
+  readonly forward: string;
+  readonly input: string;
+  readonly ingress: string;
+  readonly fallback: string;
+  readonly prerouting: string;
+  readonly port: (portId: string) => PortChainNames;
+  readonly group: (key: string) => string;
+}
+
+export function iptablesNames(plan: HostPlan, prefix: string): IptablesNames {
+  const portKeys = fitNames(plan.ports.map((p) => p.port.id), IPTABLES_CHAIN_NAME_MAX - prefix.length - 2, sanitizeChain);
+  const groupKeys = fitNames([...plan.groupChains.values()].map((g) => g.group), IPTABLES_CHAIN_NAME_MAX - prefix.length - 5, sanitizeChain);
+  const tag = (g: GroupChainPlan): string => `${g.direction === 'ingress' ? 'i' : 'o'}${g.family}`;
+  return {
+    forward: checkChainName(`${prefix}-FORWARD`),
+    input: checkChainName(`${prefix}-INPUT`),
+    ingress: checkChainName(`${prefix}-ingress`),
+    fallback: checkChainName(`${prefix}-fallback`),
+    prerouting: checkChainName(`${prefix}-PREROUTING`),
+    port: (id) => {
+      const k = portKeys.get(id)!;
+      return { ingress: `${prefix}-i${k}`, egress: `${prefix}-o${k}`, spoof: `${prefix}-s${k}` };
+    },
+    group: (key) => {
+      const g = plan.groupChains.get(key)!;
+      return `${prefix}-g${tag(g)}-${groupKeys.get(g.group)!}`;
+    },
+  };
+}
+
+const sanitizeChain = (id: string): string => id.replace(/[^A-Za-z0-9._:-]/g, '_');
+
+export function layoutFilter(plan: HostPlan, family: Family, names: IptablesNames, o: IptablesLayoutOptions): IptTable {
+  const c = (key: keyof typeof COMMENTS): string[] => (o.comments ? [comment(COMMENTS[key])] : []);
+  const join = (...parts: (string | string[])[]): string => parts.flat().filter((p) => p !== '').join(' ');
+  const chains: IptChain[] = [];
+
+  // Renders a plan rule; `allow` becomes the continuation of the stage it belongs to.
+  const ruleText = (r: Rule, allow: string): string => {
+    let note: string[] = [];
+    if (o.comments && r.comment !== undefined) {
+      note =
+        typeof r.comment === 'string'
+          ? [comment(COMMENTS[r.comment])]
+          : [comment(`sg ${r.comment.group} rule ${r.comment.id ?? `#${r.comment.rule}`}`)];
+    }
+    return join(renderMatches(r.matches, family, (m) => o.setName(m.set)), note, r.verdict === 'allow' ? allow : '-j DROP');
+  };
+  const EGRESS_ALLOW = `-g ${names.ingress}`;
+  const INGRESS_ALLOW = '-j ACCEPT';
+
+  chains.push({ name: 'INPUT', policy: 'ACCEPT', rules: [`-j ${names.input}`] });
+  chains.push({ name: 'FORWARD', policy: 'ACCEPT', rules: [`-j ${names.forward}`] });
+  chains.push({ name: 'OUTPUT', policy: 'ACCEPT', rules: [] });
+
+  const byDevice = [...plan.ports].sort((a, b) => (a.port.device < b.port.device ? -1 : a.port.device > b.port.device ? 1 : 0));
+  chains.push({
+    name: names.forward,
+    rules: [
+      ...byDevice.map((p) =>
+        join(`-m physdev --physdev-in ${p.port.device} --physdev-is-bridged`, c('egressDispatch'), `-g ${names.port(p.port.id).egress}`),
+      ),
+      join('-m physdev --physdev-is-bridged', c('otherDispatch'), `-g ${names.ingress}`),
+    ],
+  });
+  chains.push({
+    name: names.input,
+    rules: byDevice.map((p) => join(`-m physdev --physdev-in ${p.port.device}`, c('inputDispatch'), `-g ${names.port(p.port.id).egress}`)),
+  });
+  chains.push({
+    name: names.ingress,
+    rules: [
+      ...byDevice.map((p) =>
+        join(`-m physdev --physdev-out ${p.port.device} --physdev-is-bridged`, c('ingressDispatch'), `-g ${names.port(p.port.id).ingress}`),
+      ),
+      join(c('ingressDefault'), '-j ACCEPT'),
+    ],
+  });
+  chains.push({ name: names.fallback, rules: [join(c('fallback'), '-j DROP')] });
+
+  for (const p of plan.ports) chains.push(...portChains(p, family, names, ruleText, c, EGRESS_ALLOW, INGRESS_ALLOW));
+
+  for (const [key, g] of plan.groupChains) {
+    if (g.family !== family) continue;
+    const allow = g.direction === 'ingress' ? INGRESS_ALLOW : EGRESS_ALLOW;
+    chains.push({ name: names.group(key), rules: g.rules.map((r) => ruleText(r, allow)) });
+  }
+  return { name: 'filter', chains };
+}
+
+function portChains(
+  p: PortPlan,
+  family: Family,
+  names: IptablesNames,
+  ruleText: (r: Rule, allow: string) => string,
+  c: (key: keyof typeof COMMENTS) => string[],
+  egressAllow: string,
+  ingressAllow: string,
+): IptChain[] {
+  const fp = p.families[family];
+  const n = names.port(p.port.id);
+  const steps = (list: readonly Step[], direction: 'ingress' | 'egress'): string[] =>
+    list.flatMap((s) => {
+      switch (s.kind) {
+        case 'rule':
+          return [ruleText(s.rule, direction === 'ingress' ? ingressAllow : egressAllow)];
+        case 'antiSpoof':
+          return [`-j ${n.spoof}`];
+        case 'groups':
+          return fp.groupChains[direction].map((k) => `-j ${names.group(k)}`);
+        case 'fallback':
+          return [[...c('unmatched'), `-j ${names.fallback}`].join(' ')];
+      }
+    });
+  const spoof = [
+    ...fp.spoofPairs.map((sp) =>
+      [
+        ...renderMatches(sp.prefix ? [{ kind: 'src', prefix: sp.prefix }] : [], family, () => ''),
+        `-m mac --mac-source ${sp.mac}`,
+        ...c('pairAllow'),
+        '-j RETURN',
+      ].join(' '),
+    ),
+    [...c('pairDrop'), '-j DROP'].join(' '),
+  ];
+  return [
+    { name: n.ingress, rules: steps(fp.ingress, 'ingress') },
+    { name: n.egress, rules: steps(fp.egress, 'egress') },
+    { name: n.spoof, rules: spoof },
+  ];
+}
+
+/** raw table: conntrack zones (or notrack for stateless ports) chosen by the ingress device. */
+export function layoutRaw(plan: HostPlan, names: IptablesNames, o: IptablesLayoutOptions): IptTable {
+  const rules: string[] = [];
+  for (const z of plan.zones) {
+    const target = z.zone === 'notrack' ? '-j CT --notrack' : `-j CT --zone ${z.zone}`;
+    const note = o.comments ? [comment(z.zone === 'notrack' ? `Make ${z.key} stateless` : `Set zone for ${z.key}`)] : [];
+    const line = (match: string): string => [match, ...note, target].join(' ');
+    if (z.bridge !== undefined) {
+      // linuxbridge: br_netfilter hands bridged packets to PREROUTING with the bridge as the
+      // in-interface, so one rule covers every port of the network, the uplink included.
+      rules.push(line(`-i ${z.bridge}`));
+    } else {
+      for (const port of z.ports) {
+        // hybrid: each port has its own bridge, joined to the integration bridge by a qvb veth.
+        const qvb = `qvb${port.id}`.slice(0, 14);
+        rules.push(line(`-m physdev --physdev-in ${qvb}`));
+        rules.push(line(`-i ${qvb}`));
+        rules.push(line(`-m physdev --physdev-in ${port.device}`));
+      }
+    }
+  }
+  return {
+    name: 'raw',
+    chains: [
+      { name: 'PREROUTING', policy: 'ACCEPT', rules: [`-j ${names.prerouting}`] },
+      { name: 'OUTPUT', policy: 'ACCEPT', rules: [] },
+      { name: names.prerouting, rules },
+    ],
+  };
+}
+

@@ -1,0 +1,122 @@
+/**
+ * iptables-restore text: tables of chains of rules, printed in the canonical form that
+ * iptables-save prints back (so a loaded ruleset can be compared with its source), with only
+ * chain declarations and `-A` lines (iptables-nft 1.8.9 crashes on `-I` followed by `-R`).
+ */
+import { IPTABLES_CHAIN_NAME_MAX, IPTABLES_COMMENT_MAX } from '../../limits.js';
+import type { Family, Prefix } from '../../net/ip.js';
+import { formatPrefix } from '../../net/ip.js';
+import type { Match } from '../../plan/ir.js';
+
+export interface IptChain {
+  readonly name: string;
+  /** Built-in chains carry a policy; user chains print `-`. */
+  readonly policy?: 'ACCEPT' | 'DROP';
+  readonly rules: readonly string[];
+}
+
+export interface IptTable {
+  readonly name: 'filter' | 'raw';
+  /** Built-in chains in hook order, then user chains (sorted by the printer). */
+  readonly chains: readonly IptChain[];
+}
+
+/** Protocol names iptables knows without /etc/protocols; everything else is printed as a number. */
+const PROTOCOL_NAMES: Readonly<Record<number, string>> = {
+  1: 'icmp',
+  6: 'tcp',
+  17: 'udp',
+  50: 'esp',
+  51: 'ah',
+  58: 'ipv6-icmp',
+  132: 'sctp',
+  136: 'udplite',
+};
+/** Protocols with a port match module of their own name. */
+const PORT_MODULES: Readonly<Record<number, string>> = { 6: 'tcp', 17: 'udp', 132: 'sctp' };
+
+const byteOrder = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+export function checkChainName(name: string): string {
+  if (name.length > IPTABLES_CHAIN_NAME_MAX) throw new Error(`chain name ${name} exceeds ${IPTABLES_CHAIN_NAME_MAX} characters`);
+  return name;
+}
+
+/** A double-quoted comment; its text is built from fixed strings and validated ids only. */
+export function comment(text: string): string {
+  if (text.length > IPTABLES_COMMENT_MAX) throw new Error(`comment exceeds ${IPTABLES_COMMENT_MAX} characters: ${text}`);
+  if (!/^[\x20-\x7e]*$/.test(text) || /["\\]/.test(text)) throw new Error(`comment has characters that need quoting: ${text}`);
+  return `-m comment --comment "${text}"`;
+}
+
+const addr = (p: Prefix): string => formatPrefix(p);
+
+const range = (r: { min: number; max: number }): string => (r.min === r.max ? `${r.min}` : `${r.min}:${r.max}`);
+
+/**
+ * Render matches in iptables-save order: -s, -d, -p, then match modules in the order given.
+ * `setName` maps a plan set reference to its ipset name.
+ */
+export function renderMatches(matches: readonly Match[], family: Family, setName: (m: Extract<Match, { kind: 'set' }>) => string): string[] {
+  const out: string[] = [];
+  const src = matches.find((m) => m.kind === 'src');
+  const dst = matches.find((m) => m.kind === 'dst');
+  const proto = matches.find((m) => m.kind === 'protocol');
+  if (src && src.prefix.len > 0) out.push(`-s ${addr(src.prefix)}`);
+  if (dst && dst.prefix.len > 0) out.push(`-d ${addr(dst.prefix)}`);
+  if (proto) out.push(`-p ${PROTOCOL_NAMES[proto.protocol] ?? proto.protocol}`);
+  const sport = matches.find((m) => m.kind === 'srcPort');
+  const dport = matches.find((m) => m.kind === 'dstPort');
+  if (sport || dport) {
+    const p = proto?.protocol;
+    const module = p === undefined ? undefined : PORT_MODULES[p];
+    if (module) {
+      out.push(`-m ${module}` + (sport ? ` --sport ${range(sport.range)}` : '') + (dport ? ` --dport ${range(dport.range)}` : ''));
+    } else {
+      // udplite and dccp have no module of their own: multiport matches them.
+      if (sport) out.push(`-m multiport --sports ${range(sport.range)}`);
+      if (dport) out.push(`-m multiport --dports ${range(dport.range)}`);
+    }
+  }
+  for (const m of matches) {
+    switch (m.kind) {
+      case 'icmp': {
+        const t = m.code === undefined ? `${m.type}` : `${m.type}/${m.code}`;
+        out.push(family === 4 ? `-m icmp --icmp-type ${t}` : `-m icmp6 --icmpv6-type ${t}`);
+        break;
+      }
+      case 'set':
+        out.push(`-m set --match-set ${setName(m)} ${m.dir}`);
+        break;
+      case 'srcMac':
+        out.push(`-m mac --mac-source ${m.mac}`);
+        break;
+      case 'ctState':
+        out.push(`-m conntrack --ctstate ${m.states.join(',')}`);
+        break;
+      default:
+        break;
+    }
+  }
+  return out;
+}
+
+export function printTables(tables: readonly IptTable[], header: string): string {
+  const lines: string[] = [header];
+  for (const t of tables) {
+    const builtins = t.chains.filter((c) => c.policy !== undefined);
+    const users = t.chains.filter((c) => c.policy === undefined).sort((a, b) => byteOrder(a.name, b.name));
+    const chains = [...builtins, ...users];
+    lines.push(`*${t.name}`);
+    for (const c of chains) lines.push(`:${checkChainName(c.name)} ${c.policy ?? '-'} [0:0]`);
+    for (const c of chains) for (const r of c.rules) lines.push(r === '' ? `-A ${c.name}` : `-A ${c.name} ${r}`);
+    lines.push('COMMIT');
+  }
+  return lines.join('\n') + '\n';
+}
+
+export function countRules(tables: readonly IptTable[]): number {
+  let n = 0;
+  for (const t of tables) for (const c of t.chains) n += c.rules.length;
+  return n;
+}

@@ -1,0 +1,344 @@
+/**
+ * Plan one host: turn the normalised model into the backend-neutral HostPlan.
+ *
+ * Shape (linear by construction): every filtered port gets a fixed-size ingress and egress
+ * chain per family (state, DHCP, ICMPv6, anti-spoofing) that ends by consulting the chains of
+ * its groups; each group's rules exist once per (direction, family), shared by all its ports;
+ * a remote group is one set match per rule, however many members it has (or, in `expanded`
+ * mode, one rule per member, for hosts without ipset).
+ */
+import { CT_ZONE_MAX, CT_ZONE_MIN, IFNAME_MAX, IPSET_MAXELEM } from '../limits.js';
+import { aggregate, sortUnique, splitZeroLength } from '../net/cidr.js';
+import {
+  type Family,
+  type Prefix,
+  comparePrefix,
+  eui64LinkLocal,
+  hostPrefix,
+  parsePrefix,
+  prefixKey,
+} from '../net/ip.js';
+import { ModelError, child } from '../model/errors.js';
+import { compareStrings } from '../model/parse.js';
+import { ICMPV6, UDP } from '../model/protocols.js';
+import type { Direction, FirewallDriver, GroupRule, Model, Port, RemoteGroupMode } from '../model/types.js';
+import {
+  type GroupChainPlan,
+  type HostPlan,
+  type Match,
+  type PortFamilyPlan,
+  type PortPlan,
+  type Rule,
+  type SetPlan,
+  type SetRef,
+  type SpoofPair,
+  type Step,
+  type ZonePlan,
+  groupChainKey,
+} from './ir.js';
+
+export interface PlanOptions {
+  readonly driver: FirewallDriver;
+  readonly remoteGroups: RemoteGroupMode;
+  /** Merge set members into the fewest covering prefixes (exact, never widening). */
+  readonly aggregate: boolean;
+}
+
+const FAMILIES: readonly Family[] = [4, 6];
+const DEVICE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
+const DIRECTIONS: readonly Direction[] = ['ingress', 'egress'];
+
+const pfx = (text: string): Prefix => {
+  const p = parsePrefix(text);
+  if (typeof p === 'string') throw new Error(p);
+  return p.prefix;
+};
+const V4_ANY_HOST = pfx('0.0.0.0/32');
+const V4_BROADCAST = pfx('255.255.255.255/32');
+const V6_UNSPECIFIED = pfx('::/128');
+const V6_ALL_NODES_LINK = pfx('ff02::/16');
+const V6_LINK_LOCAL = pfx('fe80::/64');
+
+const udp = (sport: number, dport: number): Match[] => [
+  { kind: 'protocol', protocol: UDP },
+  { kind: 'srcPort', range: { min: sport, max: sport } },
+  { kind: 'dstPort', range: { min: dport, max: dport } },
+];
+const icmpv6 = (type: number): Match[] => [
+  { kind: 'protocol', protocol: ICMPV6 },
+  { kind: 'icmp', type, code: undefined },
+];
+const rule = (matches: Match[], verdict: Rule['verdict'], comment?: Rule['comment']): Step => ({
+  kind: 'rule',
+  rule: { matches, verdict, ...(comment !== undefined && { comment }) },
+});
+const ESTABLISHED = (): Step => rule([{ kind: 'ctState', states: ['RELATED', 'ESTABLISHED'] }], 'allow', 'established');
+const INVALID = (): Step => rule([{ kind: 'ctState', states: ['INVALID'] }], 'drop', 'invalidDrop');
+
+export function planHost(model: Model, options: PlanOptions): HostPlan {
+  const filtered = model.ports.filter((p) => p.kind === 'filtered');
+  const unfiltered = model.ports.filter((p) => p.kind !== 'filtered');
+
+  // Group chains: only for groups used by a filtered port on this host.
+  const usedGroups = [...new Set(filtered.flatMap((p) => p.groups))].sort(compareStrings);
+  const groupChains = new Map<string, GroupChainPlan>();
+  const setRefs = new Map<string, SetRef>();
+  for (const id of usedGroups) {
+    const group = model.groups.get(id)!;
+    for (const family of FAMILIES) {
+      for (const direction of DIRECTIONS) {
+        const rules = groupChainRules(model, group.rules, direction, family, options.remoteGroups, setRefs);
+        if (rules.length > 0) groupChains.set(groupChainKey(id, direction, family), { group: id, direction, family, rules });
+      }
+    }
+  }
+
+  const sets = [...setRefs.values()]
+    .map((ref) => planSet(model, ref, options.aggregate))
+    .sort((a, b) => a.family - b.family || compareStrings(a.kind, b.kind) || compareStrings(a.id, b.id));
+
+  const ports: PortPlan[] = filtered.map((port) => ({
+    port,
+    families: {
+      4: planPortFamily(port, 4, groupChains),
+      6: planPortFamily(port, 6, groupChains),
+    },
+  }));
+
+  return {
+    driver: options.driver,
+    remoteGroups: options.remoteGroups,
+    ports,
+    unfiltered,
+    groupChains,
+    sets,
+    zones: planZones(filtered, options.driver),
+  };
+}
+
+/** The rules of one group for one direction and family, with their remote turned into matches. */
+function groupChainRules(
+  model: Model,
+  rules: readonly GroupRule[],
+  direction: Direction,
+  family: Family,
+  mode: RemoteGroupMode,
+  setRefs: Map<string, SetRef>,
+): Rule[] {
+  const out: Rule[] = [];
+  const seen = new Set<string>();
+  const push = (r: Rule): void => {
+    const key = JSON.stringify(r.matches, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString(16) : v));
+    if (seen.has(key)) return; // an identical earlier rule already allows it
+    seen.add(key);
+    out.push(r);
+  };
+  const addrDir = direction === 'ingress' ? 'src' : 'dst';
+  for (const r of rules) {
+    if (r.direction !== direction || r.family !== family) continue;
+    const service: Match[] = [];
+    if (r.protocol !== undefined) service.push({ kind: 'protocol', protocol: r.protocol });
+    if (r.ports) service.push({ kind: 'dstPort', range: r.ports });
+    if (r.icmp) service.push({ kind: 'icmp', type: r.icmp.type, code: r.icmp.code });
+    const comment = { group: r.origin.group, rule: r.origin.index, id: r.origin.id };
+    const remote = r.remote;
+    if (remote.kind === 'any') push({ matches: service, verdict: 'allow', comment });
+    else if (remote.kind === 'prefix') {
+      push({ matches: [{ kind: addrDir, prefix: remote.prefix }, ...service], verdict: 'allow', comment });
+    } else if (mode === 'ipset') {
+      const ref: SetRef = { kind: remote.kind === 'group' ? 'group' : 'addressGroup', id: remote.id, family };
+      setRefs.set(`${ref.kind}\u0000${ref.id}\u0000${family}`, ref);
+      push({ matches: [...service, { kind: 'set', set: ref, dir: addrDir }], verdict: 'allow', comment });
+    } else {
+      // Expanded: one rule per member; a /0 member means "any address" (no address match).
+      const members = remote.kind === 'group' ? model.members.get(remote.id) ?? [] : model.addressGroups.get(remote.id) ?? [];
+      for (const m of members) {
+        if (m.family !== family) continue;
+        push({ matches: m.len === 0 ? service : [{ kind: addrDir, prefix: m }, ...service], verdict: 'allow', comment });
+      }
+    }
+  }
+  return out;
+}
+
+function planSet(model: Model, ref: SetRef, doAggregate: boolean): SetPlan {
+  const all = ref.kind === 'group' ? model.members.get(ref.id) ?? [] : model.addressGroups.get(ref.id) ?? [];
+  const ofFamily = all.filter((p) => p.family === ref.family).flatMap(splitZeroLength);
+  const members = doAggregate ? aggregate(ofFamily) : sortUnique(ofFamily);
+  if (members.length > IPSET_MAXELEM) {
+    const path = ref.kind === 'group' ? child('$.sg_member_ips', ref.id) : child('$.address_groups', ref.id);
+    throw new ModelError([{ path, message: `${members.length} IPv${ref.family} members exceed the set limit of ${IPSET_MAXELEM}` }]);
+  }
+  return { ...ref, members };
+}
+
+function planPortFamily(port: Port, family: Family, groupChains: ReadonlyMap<string, GroupChainPlan>): PortFamilyPlan {
+  const fixed = port.fixedIps.filter((p) => p.family === family);
+  const chainsOf = (d: Direction): string[] =>
+    port.groups.map((g) => groupChainKey(g, d, family)).filter((k) => groupChains.has(k));
+  const tail = (): Step[] => [
+    { kind: 'groups' },
+    ...(port.stateful ? [INVALID()] : []),
+    { kind: 'fallback' },
+  ];
+  const state = port.stateful ? [ESTABLISHED()] : [];
+
+  let ingress: Step[];
+  let egress: Step[];
+  if (family === 4) {
+    ingress = [
+      ...state,
+      ...fixed.map((ip) => rule([{ kind: 'dst', prefix: ip }, ...udp(67, 68)], 'allow', 'dhcpServer')),
+      rule([{ kind: 'dst', prefix: V4_BROADCAST }, ...udp(67, 68)], 'allow', 'dhcpServer'),
+      ...tail(),
+    ];
+    egress = [
+      rule([{ kind: 'src', prefix: V4_ANY_HOST }, { kind: 'dst', prefix: V4_BROADCAST }, ...udp(68, 67)], 'allow', 'dhcpClient'),
+      { kind: 'antiSpoof' },
+      rule(udp(68, 67), 'allow', 'dhcpClient'),
+      rule(udp(67, 68), 'drop', 'dhcpSpoof'),
+      ...state,
+      ...tail(),
+    ];
+  } else {
+    ingress = [
+      // Neighbour discovery and MLD queries are conntrack-UNTRACKED: accept them explicitly.
+      ...[130, 135, 136].map((t) => rule(icmpv6(t), 'allow', 'ndAllow')),
+      ...state,
+      ...(fixed.length > 0 ? [rule(icmpv6(134), 'allow', 'raAllow')] : []),
+      ...fixed.map((ip) => rule([{ kind: 'dst', prefix: ip }, ...udp(547, 546)], 'allow', 'dhcpServer')),
+      rule([{ kind: 'dst', prefix: V6_LINK_LOCAL }, ...udp(547, 546)], 'allow', 'dhcpServer'),
+      ...tail(),
+    ];
+    egress = [
+      // MLD reports and DAD solicitations leave from :: before the VM has an address.
+      ...[131, 135, 143].map((t) =>
+        rule([{ kind: 'src', prefix: V6_UNSPECIFIED }, { kind: 'dst', prefix: V6_ALL_NODES_LINK }, ...icmpv6(t)], 'allow', 'icmpv6Allow'),
+      ),
+      { kind: 'antiSpoof' },
+      rule(icmpv6(134), 'drop', 'raDrop'),
+      rule([{ kind: 'protocol', protocol: ICMPV6 }], 'allow', 'icmpv6Allow'),
+      rule(udp(546, 547), 'allow', 'dhcpClient'),
+      rule(udp(547, 546), 'drop', 'dhcpSpoof'),
+      ...state,
+      ...tail(),
+    ];
+  }
+  return {
+    ingress,
+    egress,
+    spoofPairs: spoofPairs(port, family),
+    groupChains: { ingress: chainsOf('ingress'), egress: chainsOf('egress') },
+  };
+}
+
+/**
+ * Source (IP, MAC) pairs a port may send from: its address pairs, its fixed IPs, and for IPv6
+ * the EUI-64 link-local of its MAC and of each IPv6 pair's MAC (always, unlike Neutron, which has
+ * no IPv6 spoof chain at all on IPv4-only ports). A port without fixed IPs may send any address
+ * from its MAC.
+ */
+function spoofPairs(port: Port, family: Family): SpoofPair[] {
+  const pairs: SpoofPair[] = [];
+  for (const ap of port.addressPairs) if (ap.prefix.family === family) pairs.push({ prefix: ap.prefix, mac: ap.mac });
+  for (const ip of port.fixedIps) if (ip.family === family) pairs.push({ prefix: ip, mac: port.mac });
+  if (family === 6) {
+    const macs = new Set([port.mac, ...port.addressPairs.filter((a) => a.prefix.family === 6).map((a) => a.mac)]);
+    for (const mac of macs) pairs.push({ prefix: hostPrefix(6, eui64LinkLocal(mac)), mac });
+  }
+  if (port.fixedIps.length === 0) pairs.push({ prefix: undefined, mac: port.mac });
+  const seen = new Set<string>();
+  return pairs
+    .filter((p) => {
+      const k = `${p.prefix ? prefixKey(p.prefix) : '*'}|${p.mac}`;
+      if (seen.has(k)) return false;
+      seen.add(k);
+      return true;
+    })
+    .sort((a, b) => {
+      if (!a.prefix || !b.prefix) return (a.prefix ? 0 : 1) - (b.prefix ? 0 : 1) || compareStrings(a.mac, b.mac);
+      return comparePrefix(a.prefix, b.prefix) || compareStrings(a.mac, b.mac);
+    });
+}
+
+/**
+ * Conntrack zones. hybrid: one zone per port (each port has its own bridge, so the two
+ * directions of a flow meet in the same zone); linuxbridge: one per network bridge. A zone is
+ * a stable hash of the port (or network) id, probed upwards on collision, so adding a port
+ * does not renumber the zones of existing ports (and so does not break their connections);
+ * `conntrack_zone` pins it.
+ */
+function planZones(filtered: readonly Port[], driver: FirewallDriver): ZonePlan[] {
+  interface Pending {
+    key: string;
+    ports: Port[];
+    pinned: number | undefined;
+    stateful: boolean;
+    bridge: string | undefined;
+  }
+  const pending: Pending[] = [];
+  const issues: { path: string; message: string }[] = [];
+  if (driver === 'hybrid') {
+    for (const p of filtered) {
+      // The hybrid driver's bridge-side veth is derived from the port id: it must be a valid name.
+      if (!DEVICE_NAME.test(`qvb${p.id}`.slice(0, IFNAME_MAX - 1))) {
+        issues.push({ path: child('$.devices', p.id), message: 'the port id cannot form the hybrid driver\'s qvb device name (use letters, digits, "_", ".", "-")' });
+      }
+      pending.push({ key: p.id, ports: [p], pinned: p.pinnedZone, stateful: p.stateful, bridge: undefined });
+    }
+  } else {
+    const byNet = new Map<string, Port[]>();
+    for (const p of filtered) {
+      if (p.networkId === undefined) {
+        issues.push({ path: child(child('$.devices', p.id), 'network_id'), message: 'is required with the linuxbridge driver (conntrack zones are per network bridge)' });
+        continue;
+      }
+      const l = byNet.get(p.networkId);
+      if (l) l.push(p);
+      else byNet.set(p.networkId, [p]);
+    }
+    for (const [net, ports] of [...byNet].sort((a, b) => compareStrings(a[0], b[0]))) {
+      const bridge = `brq${net}`.slice(0, IFNAME_MAX - 1);
+      if (!DEVICE_NAME.test(bridge)) {
+        issues.push({ path: child(child('$.devices', ports[0]!.id), 'network_id'), message: `bridge name "${bridge}" derived from it is not a valid interface name` });
+      }
+      const stateful = new Set(ports.map((p) => p.stateful));
+      if (stateful.size > 1) {
+        const odd = ports.find((p) => p.stateful !== ports[0]!.stateful)!;
+        issues.push({
+          path: child(child('$.devices', odd.id), 'security_groups'),
+          message: `stateful and stateless ports cannot share network "${net}" with the linuxbridge driver (its bridge has one conntrack zone)`,
+        });
+      }
+      const pins = [...new Set(ports.map((p) => p.pinnedZone).filter((z): z is number => z !== undefined))];
+      if (pins.length > 1) {
+        issues.push({ path: child(child('$.devices', ports[0]!.id), 'conntrack_zone'), message: `ports of network "${net}" pin different zones (${pins.join(', ')})` });
+      }
+      pending.push({ key: net, ports, pinned: pins[0], stateful: ports[0]!.stateful, bridge });
+    }
+  }
+  if (issues.length > 0) throw new ModelError(issues);
+
+  const used = new Set<number>(pending.flatMap((p) => (p.pinned !== undefined ? [p.pinned] : [])));
+  const span = CT_ZONE_MAX - CT_ZONE_MIN + 1;
+  return pending.map((p) => {
+    if (!p.stateful) return { key: p.key, zone: 'notrack' as const, ports: p.ports, bridge: p.bridge };
+    let zone = p.pinned;
+    if (zone === undefined) {
+      zone = CT_ZONE_MIN + (fnv1a(p.key) % span);
+      while (used.has(zone)) zone = zone === CT_ZONE_MAX ? CT_ZONE_MIN : zone + 1;
+      used.add(zone);
+    }
+    return { key: p.key, zone, ports: p.ports, bridge: p.bridge };
+  });
+}
+
+/** 32-bit FNV-1a: a small, stable, well-spread hash for zone numbers. */
+function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h;
+}
