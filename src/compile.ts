@@ -28,10 +28,20 @@ export interface CompileOptions {
   readonly driver?: FirewallDriver;
   /** Aggregate set members into the fewest covering prefixes (exact; default false). */
   readonly aggregate?: boolean;
+  /** `iptables` (default: iptables-restore + ipset) or `nft`. */
+  readonly backend?: Backend;
 }
 
+export type Backend = 'iptables' | 'nft';
+
+/** Output files of each backend, in the order they must be applied. */
+export const OUTPUT_FILES: Readonly<Record<Backend, readonly string[]>> = {
+  iptables: ['ipset.restore', 'iptables.v4', 'iptables.v6'],
+  nft: ['ruleset.nft', 'sets.nft'],
+};
+
 export interface CompileStats {
-  /** iptables rules (`-A` lines), per family and in total (filter + raw). */
+  /** Rules: iptables `-A` lines per family (filter + raw); nft rules are counted in `total`. */
   readonly rules: { readonly v4: number; readonly v6: number; readonly total: number };
   readonly chains: number;
   readonly sets: number;
@@ -40,14 +50,12 @@ export interface CompileStats {
 }
 
 export interface CompileResult {
-  /** Output files by name, in the order they must be applied. */
-  readonly files: Readonly<Record<'ipset.restore' | 'iptables.v4' | 'iptables.v6', string>>;
+  /** Output files by name, in the order they must be applied (see OUTPUT_FILES). */
+  readonly files: Readonly<Record<string, string>>;
   readonly stats: CompileStats;
   readonly diagnostics: readonly Diagnostic[];
   readonly plan: HostPlan;
 }
-
-export const OUTPUT_FILES = ['ipset.restore', 'iptables.v4', 'iptables.v6'] as const;
 
 export function resolveOptions(model: { options: { driver?: FirewallDriver; remoteGroups?: RemoteGroupMode } }, options: CompileOptions) {
   const prefix = options.prefix ?? 'sgnf';
@@ -60,6 +68,7 @@ export function resolveOptions(model: { options: { driver?: FirewallDriver; remo
     driver: options.driver ?? model.options.driver ?? 'hybrid',
     remoteGroups: options.remoteGroups ?? model.options.remoteGroups ?? 'ipset',
     aggregate: options.aggregate ?? false,
+    backend: options.backend ?? 'iptables',
   };
 }
 
@@ -67,6 +76,7 @@ export function compile(input: unknown, options: CompileOptions = {}): CompileRe
   const model = parseModel(input, options.host === undefined ? {} : { host: options.host });
   const o = resolveOptions(model, options);
   const plan = planHost(model, o);
+  if (o.backend === 'nft') throw new ModelError([{ path: 'options.backend', message: 'the nft backend is not available in this build' }]);
 
   const setName = ipsetNames(plan.sets, o.prefix);
   const names = iptablesNames(plan, o.prefix);

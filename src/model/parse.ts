@@ -534,13 +534,14 @@ function parseDevice(
   // Interface name: given, or Neutron's derivation tap + the first 11 characters of the port id.
   let device = `tap${id.slice(0, 11)}`;
   const dv = obj['device'];
-  if (dv !== undefined && dv !== null) {
+  // Neutron's RPC payload for the hybrid driver gives the port id as `device`: derive the tap.
+  if (dv !== undefined && dv !== null && dv !== id) {
     if (typeof dv !== 'string') c.error(child(path, 'device'), 'must be an interface name');
     else device = dv;
   }
   if (device.length > IFNAME_MAX || !SAFE_DEVICE.test(device)) {
     c.error(
-      dv === undefined || dv === null ? path : child(path, 'device'),
+      dv === undefined || dv === null || dv === id ? path : child(path, 'device'),
       `interface name "${printable(device)}" is not valid (1 to ${IFNAME_MAX} characters: letters, digits, "_", ".", "-")`,
     );
   }

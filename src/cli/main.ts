@@ -1,0 +1,184 @@
+/**
+ * The `sgnf` command line: the only place that reads files, writes files and exits.
+ *
+ *   sgnf compile [model.json|-] [-o DIR]     print or write the ruleset
+ *   sgnf check --golden DIR [model.json|-]   compare with golden files (exit 1 + diff), --update
+ *
+ * Exit codes: 0 ok, 1 golden mismatch, 2 bad input or usage (nothing on stdout).
+ */
+import { mkdirSync, readFileSync, renameSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { createTwoFilesPatch } from 'diff';
+import yargs, { type Argv } from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { type CompileOptions, type CompileResult, compile } from '../compile.js';
+import { ModelError } from '../model/errors.js';
+
+const EXIT_MISMATCH = 1;
+const EXIT_BAD_INPUT = 2;
+
+class UsageError extends Error {}
+
+interface CommonArgs {
+  model: string;
+  'remote-groups': 'ipset' | 'expanded';
+  host?: string;
+  prefix: string;
+  comments: boolean;
+  driver: 'hybrid' | 'linuxbridge';
+  backend: 'iptables' | 'nft';
+  aggregate: boolean;
+}
+
+function withCompileOptions<T>(y: Argv<T>) {
+  return y
+    .positional('model', { type: 'string', default: '-', describe: 'model JSON file, or - for standard input' })
+    .option('remote-groups', {
+      choices: ['ipset', 'expanded'] as const,
+      describe: 'ipset: one set match per remote-group rule (default); expanded: one rule per member, for hosts without ipset',
+    })
+    .option('host', { type: 'string', describe: 'compile only the devices whose binding:host_id is NAME', requiresArg: true })
+    .option('prefix', { type: 'string', default: 'sgnf', describe: 'prefix of every chain and set name' })
+    .option('comments', { type: 'boolean', default: false, describe: 'add -m comment texts to rules' })
+    .option('driver', {
+      choices: ['hybrid', 'linuxbridge'] as const,
+      describe: 'hybrid: a bridge per port, conntrack zone per port (default); linuxbridge: a bridge per network, zone per network',
+    })
+    .option('backend', { choices: ['iptables', 'nft'] as const, default: 'iptables' as const, describe: 'iptables (+ ipset) or nft' })
+    .option('aggregate', { type: 'boolean', default: false, describe: 'merge set members into the fewest covering prefixes (exact)' });
+}
+
+function readModel(file: string): unknown {
+  let text: string;
+  try {
+    text = file === '-' ? readFileSync(0, 'utf8') : readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new UsageError(`cannot read ${file === '-' ? 'standard input' : file}: ${(e as Error).message}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new UsageError(`${file === '-' ? 'standard input' : file} is not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+function compileArgs(a: CommonArgs): CompileResult {
+  const options: CompileOptions = {
+    prefix: a.prefix,
+    comments: a.comments,
+    backend: a.backend,
+    aggregate: a.aggregate,
+    ...(a['remote-groups'] !== undefined && { remoteGroups: a['remote-groups'] }),
+    ...(a.driver !== undefined && { driver: a.driver }),
+    ...(a.host !== undefined && { host: a.host }),
+  };
+  const result = compile(readModel(a.model), options);
+  for (const d of result.diagnostics) process.stderr.write(`sgnf: warning: ${d.path}: ${d.message}\n`);
+  return result;
+}
+
+/** Write every file next to its final name first, then rename: no half-written ruleset. */
+function writeFiles(dir: string, files: Readonly<Record<string, string>>): void {
+  mkdirSync(dir, { recursive: true });
+  const staged = Object.entries(files).map(([name, text]) => {
+    const tmp = join(dir, `.${name}.${process.pid}.tmp`);
+    writeFileSync(tmp, text);
+    return [tmp, join(dir, name)] as const;
+  });
+  for (const [tmp, final] of staged) renameSync(tmp, final);
+}
+
+function printSections(files: Readonly<Record<string, string>>): void {
+  const out = Object.entries(files)
+    .map(([name, text]) => `# ==== ${name} ====\n${text}`)
+    .join('\n');
+  process.stdout.write(out);
+}
+
+function check(a: CommonArgs & { golden: string; update: boolean }): number {
+  const result = compileArgs(a);
+  if (a.update) {
+    writeFiles(a.golden, result.files);
+    process.stderr.write(`sgnf: updated ${Object.keys(result.files).length} files in ${a.golden}\n`);
+    return 0;
+  }
+  let diffs = '';
+  for (const [name, text] of Object.entries(result.files)) {
+    const path = join(a.golden, name);
+    const expected = existsSync(path) ? readFileSync(path, 'utf8') : '';
+    if (expected !== text) {
+      diffs += createTwoFilesPatch(`${path} (golden)`, `${name} (compiled)`, expected, text, undefined, undefined, { context: 3 });
+    }
+  }
+  if (diffs === '') {
+    process.stderr.write(`sgnf: ${a.golden}: ${Object.keys(result.files).length} files match\n`);
+    return 0;
+  }
+  process.stdout.write(diffs);
+  process.stderr.write(`sgnf: ${a.golden}: compiled output differs from the golden files (run with --update to accept)\n`);
+  return EXIT_MISMATCH;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let code = 0;
+  const parser = yargs(argv)
+    .scriptName('sgnf')
+    .usage(
+      'sgnf: compile a security-group model to netfilter rulesets.\n\n' +
+        'Apply the ipset script first, then iptables-restore and ip6tables-restore\n' +
+        '(or, with --backend nft, `nft -f ruleset.nft`; later membership changes: `nft -f sets.nft`).',
+    )
+    .command(
+      'compile [model]',
+      'compile a model; print the files (sections separated by "# ==== NAME ====") or write them with -o',
+      (y) => withCompileOptions(y).option('out', { alias: 'o', type: 'string', requiresArg: true, describe: 'write ipset.restore, iptables.v4, iptables.v6 (nft: ruleset.nft, sets.nft) into DIR' }),
+      (a) => {
+        const result = compileArgs(a as unknown as CommonArgs);
+        if (a.out !== undefined) writeFiles(a.out, result.files);
+        else printSections(result.files);
+      },
+    )
+    .command(
+      'check [model]',
+      'compile and compare with the files in a golden directory; exit 1 with a unified diff when they differ',
+      (y) =>
+        withCompileOptions(y)
+          .option('golden', { type: 'string', demandOption: true, requiresArg: true, describe: 'directory holding the expected files' })
+          .option('update', { type: 'boolean', default: false, describe: 'rewrite the golden files with the compiled output' }),
+      (a) => {
+        code = check(a as unknown as CommonArgs & { golden: string; update: boolean });
+      },
+    )
+    .demandCommand(1, 'name a command: compile or check')
+    .strict()
+    .help()
+    .version(false)
+    .exitProcess(false)
+    .fail((msg, err) => {
+      throw err ?? new UsageError(msg);
+    });
+  try {
+    await parser.parseAsync(argv);
+  } catch (e) {
+    if (e instanceof ModelError) {
+      process.stderr.write(`sgnf: ${e.message}\n`);
+      return EXIT_BAD_INPUT;
+    }
+    if (e instanceof UsageError) {
+      process.stderr.write(`sgnf: ${e.message}\n\nRun "sgnf --help" for usage.\n`);
+      return EXIT_BAD_INPUT;
+    }
+    throw e;
+  }
+  return code;
+}
+
+main(hideBin(process.argv)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    process.stderr.write(`sgnf: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exitCode = 3;
+  },
+);
