@@ -240,7 +240,11 @@ export function parseModel(input: unknown, options: ParseOptions = {}): Model {
     if (!local) continue;
     const other = devicesSeen.get(port.device);
     if (other !== undefined) {
-      c.error(child(raw.path, 'device'), `device name "${port.device}" is already used by port "${other}"`);
+      const given = isObj(raw.obj) && typeof raw.obj['device'] === 'string' && raw.obj['device'] !== raw.id;
+      c.error(
+        given ? child(raw.path, 'device') : raw.path,
+        `device name "${port.device}"${given ? '' : ' (derived from the port id)'} is already used by port "${other}"`,
+      );
     } else devicesSeen.set(port.device, port.id);
     if (port.pinnedZone !== undefined) {
       const z = zonesSeen.get(port.pinnedZone);

@@ -32,6 +32,18 @@ const PROTOCOL_NAMES: Readonly<Record<number, string>> = {
   132: 'sctp',
   136: 'udplite',
 };
+/**
+ * IPv6 extension headers: ip6tables' `-p` sees only the upper-layer protocol behind them, so
+ * `-p 43` never matches ("never matched protocol"; Neutron emitted such dead rules). A rule for
+ * one of these protocols means "the packet carries this header": the ipv6header match says so.
+ */
+const IPV6_EXTENSION_HEADERS: Readonly<Record<number, string>> = {
+  43: 'ipv6-route',
+  44: 'ipv6-frag',
+  51: 'ah',
+  59: 'ipv6-nonxt',
+  60: 'ipv6-opts',
+};
 /** Protocols with a port match module of their own name. */
 const PORT_MODULES: Readonly<Record<number, string>> = { 6: 'tcp', 17: 'udp', 132: 'sctp' };
 
@@ -64,7 +76,8 @@ export function renderMatches(matches: readonly Match[], family: Family, setName
   const proto = matches.find((m) => m.kind === 'protocol');
   if (src && src.prefix.len > 0) out.push(`-s ${addr(src.prefix)}`);
   if (dst && dst.prefix.len > 0) out.push(`-d ${addr(dst.prefix)}`);
-  if (proto) out.push(`-p ${PROTOCOL_NAMES[proto.protocol] ?? proto.protocol}`);
+  const extHeader = family === 6 && proto ? IPV6_EXTENSION_HEADERS[proto.protocol] : undefined;
+  if (proto && extHeader === undefined) out.push(`-p ${PROTOCOL_NAMES[proto.protocol] ?? proto.protocol}`);
   const sport = matches.find((m) => m.kind === 'srcPort');
   const dport = matches.find((m) => m.kind === 'dstPort');
   if (sport || dport) {
@@ -78,6 +91,7 @@ export function renderMatches(matches: readonly Match[], family: Family, setName
       if (dport) out.push(`-m multiport --dports ${range(dport.range)}`);
     }
   }
+  if (extHeader !== undefined) out.push(`-m ipv6header --header ${extHeader} --soft`);
   for (const m of matches) {
     switch (m.kind) {
       case 'icmp': {

@@ -27,6 +27,8 @@ export function shortHash(text: string, n: number): string {
 }
 
 const HASH_LEN = 7;
+/** Below this many characters a hash alone is too short to keep names apart. */
+const MIN_BUDGET = 6;
 
 /**
  * Fit each id into `budget` characters. `sanitize` maps an id to the alphabet of the target
@@ -34,7 +36,7 @@ const HASH_LEN = 7;
  * a potential collision and so is hashed too.
  */
 export function fitNames(ids: Iterable<string>, budget: number, sanitize: (id: string) => string): Map<string, string> {
-  if (budget < HASH_LEN + 2) throw new Error(`name budget ${budget} is too small for unique names`);
+  if (budget < MIN_BUDGET) throw new Error(`name budget ${budget} is too small for unique names`);
   const unique = [...new Set(ids)];
   const truncated = new Map<string, string[]>();
   for (const id of unique) {
@@ -48,8 +50,9 @@ export function fitNames(ids: Iterable<string>, budget: number, sanitize: (id: s
   for (const id of unique) {
     const clean = sanitize(id);
     const t = clean.slice(0, budget);
-    const name =
-      truncated.get(t)!.length === 1 && clean === id ? t : `${clean.slice(0, budget - HASH_LEN - 1)}_${shortHash(id, HASH_LEN)}`;
+    const hashed =
+      budget >= HASH_LEN + 2 ? `${clean.slice(0, budget - HASH_LEN - 1)}_${shortHash(id, HASH_LEN)}` : shortHash(id, budget);
+    const name = truncated.get(t)!.length === 1 && clean === id ? t : hashed;
     const other = taken.get(name);
     if (other !== undefined) throw new Error(`names of "${id}" and "${other}" collide as "${name}"`);
     taken.set(name, id);
