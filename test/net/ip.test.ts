@@ -1,0 +1,91 @@
+import { isIPv4, isIPv6 } from 'node:net';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { eui64LinkLocal, formatV6, parseAddress, parseMac, parsePrefix, parseV4, parseV6, formatPrefix } from '../../src/net/ip.js';
+
+const v6 = fc.bigInt({ min: 0n, max: (1n << 128n) - 1n });
+/** Addresses with long zero runs, where the compression rules matter. */
+const sparseV6 = fc
+  .array(fc.oneof(fc.constant(0), fc.constant(0), fc.integer({ min: 0, max: 0xffff })), { minLength: 8, maxLength: 8 })
+  .map((ws) => ws.reduce((acc, w) => (acc << 16n) | BigInt(w), 0n));
+
+describe('IPv6 text', () => {
+  it('round-trips every address', () => {
+    fc.assert(fc.property(fc.oneof(v6, sparseV6), (a) => {
+        expect(parseV6(formatV6(a))).toBe(a);
+      }));
+  });
+  it('prints RFC 5952 text like the WHATWG URL serializer, except glibc’s embedded IPv4 forms', () => {
+    fc.assert(
+      fc.property(fc.oneof(v6, sparseV6), (a) => {
+        const text = formatV6(a);
+        if (text.includes('.')) return; // ::a.b.c.d and ::ffff:a.b.c.d: glibc inet_ntop prints these
+        expect(text).toBe(new URL(`http://[${text}]/`).hostname.slice(1, -1));
+        expect(new URL(`http://[${text}]/`).hostname).toBe(new URL(`http://[${a.toString(16).padStart(32, '0').replace(/(.{4})(?!$)/g, '$1:')}]/`).hostname);
+      }),
+    );
+  });
+  it('matches glibc for the special cases', () => {
+    expect(formatV6(parseV6('::ffff:192.0.2.1')!)).toBe('::ffff:192.0.2.1');
+    expect(formatV6(parseV6('::192.0.2.1')!)).toBe('::192.0.2.1');
+    expect(formatV6(parseV6('::1')!)).toBe('::1');
+    expect(formatV6(0n)).toBe('::');
+    expect(formatV6(parseV6('2001:db8:0:0:1:0:0:1')!)).toBe('2001:db8::1:0:0:1');
+    expect(formatV6(parseV6('2001:0:0:1:0:0:0:1')!)).toBe('2001:0:0:1::1');
+    expect(formatV6(parseV6('2001:db8:0:1:1:1:1:1')!)).toBe('2001:db8:0:1:1:1:1:1');
+  });
+  it('accepts exactly what node accepts (no zone ids)', () => {
+    for (const t of ['::', '1::', '::1:2', '1:2:3:4:5:6:7:8', '1:2:3:4:5:6:1.2.3.4', 'fe80::1%eth0', '1:2:3:4:5:6:7:8:9', ':::', '1::2::3', '12345::', 'g::1', '::1.2.3']) {
+      expect(parseV6(t) !== undefined, t).toBe(isIPv6(t) && !t.includes('%'));
+    }
+  });
+});
+
+describe('IPv4 text', () => {
+  it('round-trips and rejects what is not dotted-quad', () => {
+    fc.assert(fc.property(fc.ipV4(), (t) => {
+        expect(parseV4(t)).toBeDefined();
+      }));
+    for (const t of ['1.2.3', '1.2.3.4.5', '01.2.3.4', '256.1.1.1', '1.2.3.-1', ' 1.2.3.4', '0x1.2.3.4']) {
+      expect(parseV4(t), t).toBeUndefined();
+      expect(isIPv4(t) && !/(^|\.)0\d/.test(t)).toBe(false);
+    }
+  });
+});
+
+describe('prefixes', () => {
+  it('normalise to the network and say when host bits were set', () => {
+    const p = parsePrefix('192.168.7.9/24');
+    expect(typeof p).toBe('object');
+    if (typeof p === 'object') {
+      expect(formatPrefix(p.prefix)).toBe('192.168.7.0/24');
+      expect(p.hadHostBits).toBe(true);
+    }
+    const q = parsePrefix('2001:db8::1/64');
+    if (typeof q === 'object') expect(formatPrefix(q.prefix)).toBe('2001:db8::/64');
+    const h = parsePrefix('10.0.0.1');
+    if (typeof h === 'object') expect(formatPrefix(h.prefix)).toBe('10.0.0.1/32');
+  });
+  it('reject bad lengths', () => {
+    for (const t of ['10.0.0.0/33', '10.0.0.0/', '10.0.0.0/08', '::/129', '::/-1', '10.0.0.0/1/2']) {
+      expect(typeof parsePrefix(t), t).toBe('string');
+    }
+  });
+  it('parseAddress picks the family', () => {
+    expect(parseAddress('10.0.0.1')?.family).toBe(4);
+    expect(parseAddress('::1')?.family).toBe(6);
+    expect(parseAddress('example.com')).toBeUndefined();
+  });
+});
+
+describe('MAC addresses', () => {
+  it('normalise to lower case with colons', () => {
+    expect(parseMac('FA:16:3E:00:00:01')).toBe('fa:16:3e:00:00:01');
+    expect(parseMac('fa-16-3e-00-00-01')).toBe('fa:16:3e:00:00:01');
+    expect(parseMac('fa:16-3e:00:00:01')).toBeUndefined();
+    expect(parseMac('fa:16:3e:00:00')).toBeUndefined();
+  });
+  it('derive the EUI-64 link-local address', () => {
+    expect(formatV6(eui64LinkLocal('fa:16:3e:11:11:11'))).toBe('fe80::f816:3eff:fe11:1111');
+  });
+});
