@@ -1,0 +1,149 @@
+/**
+ * The compiled ruleset as the kernel runs it: load the ipset script, then both iptables files
+ * (strictly, see ipset.ts and iptables.ts), and decide a packet on a path through the host.
+ *
+ * Per packet, in hook order:
+ *   1. raw PREROUTING: `-j CT --notrack` makes the packet UNTRACKED, `-j CT --zone N` continues;
+ *   2. conntrack: an untracked packet stays UNTRACKED, ICMPv6 types the kernel never tracks
+ *      become UNTRACKED, any other packet has the state the caller gave (`packet.ct`);
+ *   3. filter FORWARD (bridged to a local port or the uplink) or INPUT (delivered to the host).
+ *
+ * Bridge information, as br_netfilter provides it: physdev-in is the sender's tap (or UPLINK
+ * for a packet from elsewhere), physdev-out the receiver's tap (or UPLINK), and is-bridged holds
+ * only in FORWARD. The in-interface (`-i`) of a bridged packet is its bridge device, which the
+ * caller supplies (bridgeDevices() derives it as Neutron names bridges).
+ */
+import type { Family } from '../net/ip.js';
+import type { FirewallDriver, Model } from '../model/types.js';
+import { IFNAME_MAX } from '../limits.js';
+import { type IpsetState, parseIpset } from './ipset.js';
+import { type HookContext, type IptRuleset, type TableName, parseIptables, traverse } from './iptables.js';
+import type { CtState, Decision, Packet, PacketPath } from './packet.js';
+
+/** The bridge port of packets that come from, or leave by, the uplink. */
+export const UPLINK = 'uplink0';
+
+export interface RulesetFiles {
+  readonly 'ipset.restore': string;
+  readonly 'iptables.v4': string;
+  readonly 'iptables.v6': string;
+}
+
+export interface Ruleset {
+  readonly sets: IpsetState;
+  readonly families: Readonly<Record<Family, IptRuleset>>;
+}
+
+/** Parse all three files; throws RulesetError (file and line) on anything not understood. */
+export function loadRuleset(files: RulesetFiles): Ruleset {
+  const sets = parseIpset(files['ipset.restore'], 'ipset.restore');
+  return {
+    sets,
+    families: {
+      4: parseIptables(files['iptables.v4'], 4, sets, 'iptables.v4'),
+      6: parseIptables(files['iptables.v6'], 6, sets, 'iptables.v6'),
+    },
+  };
+}
+
+export interface InterpretOptions {
+  /**
+   * The bridge a local tap device is attached to: the in-interface of packets bridged through
+   * it (linuxbridge: `brq<network>`; hybrid: the per-port `qbr<port>`). Unknown devices have none.
+   */
+  readonly bridgeOf?: ReadonlyMap<string, string>;
+}
+
+export interface Interpretation extends Decision {
+  /** The conntrack state the filter table saw. */
+  readonly ct: CtState;
+  /** The CT template raw PREROUTING attached, if any. */
+  readonly zone: number | 'notrack' | undefined;
+}
+
+/**
+ * ICMPv6 types nf_conntrack never tracks (nf_conntrack_proto_icmpv6.c `noct_valid_new`): MLD
+ * 130-132 and 143, router solicitation/advertisement 133/134, neighbour discovery 135/136.
+ */
+export const UNTRACKED_ICMPV6_TYPES: ReadonlySet<number> = new Set([130, 131, 132, 133, 134, 135, 136, 143]);
+
+/** Conntrack's state for a packet that raw PREROUTING did not notrack. */
+export function kernelCtState(packet: Packet): CtState {
+  if (packet.family === 6 && packet.protocol === 58 && packet.icmpType !== undefined && UNTRACKED_ICMPV6_TYPES.has(packet.icmpType)) {
+    return 'UNTRACKED';
+  }
+  return packet.ct;
+}
+
+/** Decide a packet on a path, with the trace of every rule whose target was taken. */
+export function interpret(rs: Ruleset, path: PacketPath, packet: Packet, options: InterpretOptions = {}): Interpretation {
+  const ipt = rs.families[packet.family];
+  const physIn = path.fromDevice ?? UPLINK;
+  const toHost = path.to === 'host';
+  const physOut = toHost ? undefined : (path.to ?? UPLINK);
+  // The bridge the packet crosses: the sender's, or for a packet from elsewhere the receiver's.
+  const localDevice = path.fromDevice ?? (toHost ? undefined : path.to);
+  const inInterface = localDevice === undefined ? undefined : options.bridgeOf?.get(localDevice);
+
+  const table = (name: TableName) => {
+    const t = ipt.tables.get(name);
+    if (!t) throw new Error(`${ipt.file} has no ${name} table`);
+    return t;
+  };
+  const base = { packet, inInterface };
+  const raw = traverse(table('raw'), 'PREROUTING', { ...base, ct: packet.ct, bridge: { physIn, physOut: undefined } }, rs.sets);
+  const zone = raw.ct === undefined ? undefined : 'notrack' in raw.ct ? ('notrack' as const) : raw.ct.zone;
+  if (raw.verdict === 'DROP') return { verdict: 'DROP', reasons: raw.trace, ct: packet.ct, zone };
+
+  const ct: CtState = zone === 'notrack' ? 'UNTRACKED' : kernelCtState(packet);
+  const filterCtx: HookContext = { ...base, ct, bridge: { physIn, physOut } };
+  const filter = traverse(table('filter'), toHost ? 'INPUT' : 'FORWARD', filterCtx, rs.sets);
+  return { verdict: filter.verdict, reasons: [...raw.trace, ...filter.trace], ct, zone };
+}
+
+/**
+ * Bridge device of each local port, as Neutron names them (neutron-semantics.md §2): linuxbridge
+ * `('brq' + network_id)[:14]` shared by the network's ports; hybrid `('qbr' + port_id)[:14]`.
+ */
+export function bridgeDevices(model: Model, driver: FirewallDriver): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const p of model.ports) {
+    if (driver === 'linuxbridge') {
+      if (p.networkId !== undefined) out.set(p.device, `brq${p.networkId}`.slice(0, IFNAME_MAX - 1));
+    } else out.set(p.device, `qbr${p.id}`.slice(0, IFNAME_MAX - 1));
+  }
+  return out;
+}
+
+export interface RulesetStructure {
+  /** Rules per chain, per family and table. */
+  readonly chains: Readonly<Record<Family, Readonly<Record<TableName, Readonly<Record<string, number>>>>>>;
+  /** `-A` lines per family, and in total. */
+  readonly rules: { readonly v4: number; readonly v6: number; readonly total: number };
+  /** Sets that exist after the ipset script, with their family and entry count. */
+  readonly sets: Readonly<Record<string, { readonly family: Family; readonly entries: number }>>;
+  readonly setEntries: number;
+}
+
+/** The parsed shape, for tests: what exists, and how big it is. */
+export function rulesetStructure(rs: Ruleset): RulesetStructure {
+  const chains = { 4: {}, 6: {} } as Record<Family, Record<TableName, Record<string, number>>>;
+  const count = { 4: 0, 6: 0 };
+  for (const f of [4, 6] as const) {
+    for (const [name, t] of rs.families[f].tables) {
+      const c: Record<string, number> = {};
+      for (const chain of t.chains.values()) {
+        c[chain.name] = chain.rules.length;
+        count[f] += chain.rules.length;
+      }
+      chains[f][name] = c;
+    }
+  }
+  const sets: Record<string, { family: Family; entries: number }> = {};
+  let setEntries = 0;
+  for (const [name, s] of rs.sets) {
+    sets[name] = { family: s.header.family, entries: s.size };
+    setEntries += s.size;
+  }
+  return { chains, rules: { v4: count[4], v6: count[6], total: count[4] + count[6] }, sets, setEntries };
+}
