@@ -388,3 +388,8 @@ export function describePath(path: PacketPath): string {
   const to = path.to ?? 'outside';
   return `${from} -> ${to}`;
 }
+
+/** The text `sgnf explain` prints: the packet, its path, the verdict and one line per check. */
+export function formatExplanation(path: PacketPath, packet: Packet, e: Decision): string {
+  return [`${describePacket(packet)} on ${describePath(path)}: ${e.verdict}`, ...e.reasons.map((r) => `  ${r}`)].join('\n') + '\n';
+}

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseModel } from '../../src/model/parse.js';
 import type { Model } from '../../src/model/types.js';
-import { type Check, describeRule, effectiveCt, evaluate, evaluateEgress, evaluateIngress } from '../../src/semantics/evaluate.js';
+import { type Check, describeRule, effectiveCt, evaluate, evaluateEgress, evaluateIngress, formatExplanation } from '../../src/semantics/evaluate.js';
 import { type PacketSpec, packet, path, portById, reply, sentBy } from '../../src/semantics/scenario.js';
 import type { Verdict } from '../../src/verify/packet.js';
 
@@ -49,7 +49,6 @@ const A = 'aaaaaaaa-1111-4111-8111-000000000001';
 const B = 'bbbbbbbb-2222-4222-8222-000000000002';
 const DEF = '11111111-aaaa-4aaa-8aaa-000000000001';
 const SSH = '22222222-bbbb-4bbb-8bbb-000000000002';
-const MAC_A = 'fa:16:3e:00:00:01';
 const LL_A = 'fe80::f816:3eff:fe00:1'; // EUI-64 of fa:16:3e:00:00:01
 
 describe('§15 worked example', () => {
@@ -372,6 +371,16 @@ describe('helpers', () => {
     expect(back.dstPort).toBe(40000);
     expect(evaluateIngress(kindsModel, t, back).reason).toBe('ingress of port t: allowed: conntrack ESTABLISHED (part of a known connection)');
     expect(evaluateIngress(kindsModel, t, { ...back, ct: 'NEW' }).allowed).toBe(false);
+  });
+
+  it('formats an explanation', () => {
+    const p = sentBy(golden, A, { dst: '10.0.0.12', srcPort: 40000, dstPort: 22 });
+    const where = path(golden, A, B);
+    expect(formatExplanation(where, p, evaluate(golden, where, p))).toBe(
+      'tcp 10.0.0.11:40000 -> 10.0.0.12:22 (fa:16:3e:00:00:01, NEW) on tapaaaaaaaa-11 -> tapbbbbbbbb-22: ACCEPT\n' +
+        `  egress of port ${A}: allowed by group ${DEF} rule #0 (IPv4 any protocol to anywhere)\n` +
+        `  ingress of port ${B}: allowed by group ${DEF} rule #2 (IPv4 any protocol from members of group ${DEF})\n`,
+    );
   });
 
   it('rejects a device that is not on this host', () => {
