@@ -23,11 +23,8 @@ import type { CtState, Decision, Packet, PacketPath } from './packet.js';
 /** The bridge port of packets that come from, or leave by, the uplink. */
 export const UPLINK = 'uplink0';
 
-export interface RulesetFiles {
-  readonly 'ipset.restore': string;
-  readonly 'iptables.v4': string;
-  readonly 'iptables.v6': string;
-}
+/** compile() output of the iptables backend: `ipset.restore`, `iptables.v4`, `iptables.v6`. */
+export type RulesetFiles = Readonly<Record<string, string>>;
 
 export interface Ruleset {
   readonly sets: IpsetState;
@@ -36,12 +33,17 @@ export interface Ruleset {
 
 /** Parse all three files; throws RulesetError (file and line) on anything not understood. */
 export function loadRuleset(files: RulesetFiles): Ruleset {
-  const sets = parseIpset(files['ipset.restore'], 'ipset.restore');
+  const file = (name: string): string => {
+    const text = files[name];
+    if (text === undefined) throw new Error(`no ${name} among the files (${Object.keys(files).join(', ')})`);
+    return text;
+  };
+  const sets = parseIpset(file('ipset.restore'), 'ipset.restore');
   return {
     sets,
     families: {
-      4: parseIptables(files['iptables.v4'], 4, sets, 'iptables.v4'),
-      6: parseIptables(files['iptables.v6'], 6, sets, 'iptables.v6'),
+      4: parseIptables(file('iptables.v4'), 4, sets, 'iptables.v4'),
+      6: parseIptables(file('iptables.v6'), 6, sets, 'iptables.v6'),
     },
   };
 }
