@@ -3,6 +3,7 @@
  *
  *   sgnf compile [model.json|-] [-o DIR]     print or write the ruleset
  *   sgnf check --golden DIR [model.json|-]   compare with golden files (exit 1 + diff), --update
+ *   sgnf explain [model.json|-] --from P --to Q ...   would this packet pass, and why
  *
  * Exit codes: 0 ok, 1 golden mismatch, 2 bad input or usage (nothing on stdout).
  */
@@ -13,6 +14,12 @@ import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { type CompileOptions, type CompileResult, compile } from '../compile.js';
 import { ModelError } from '../model/errors.js';
+import { parseModel } from '../model/parse.js';
+import type { Model, Port } from '../model/types.js';
+import { formatAddress } from '../net/ip.js';
+import { evaluate, formatExplanation } from '../semantics/evaluate.js';
+import { packet as buildPacket } from '../semantics/scenario.js';
+import type { CtState, PacketPath } from '../verify/packet.js';
 
 const EXIT_MISMATCH = 1;
 const EXIT_BAD_INPUT = 2;
@@ -119,6 +126,60 @@ function check(a: CommonArgs & { golden: string; update: boolean }): number {
   return EXIT_MISMATCH;
 }
 
+interface ExplainArgs {
+  model: string;
+  host?: string;
+  from: string;
+  to: string;
+  protocol: string;
+  src?: string;
+  dst?: string;
+  sport?: number;
+  dport?: number;
+  'icmp-type'?: number;
+  'icmp-code'?: number;
+  'src-mac'?: string;
+  ct: CtState;
+}
+
+/** Answer "would this packet pass, and why?" from the model's semantics (no ruleset involved). */
+function explain(a: ExplainArgs): void {
+  let model: Model;
+  model = parseModel(readModel(a.model), a.host === undefined ? {} : { host: a.host });
+  const find = (what: string, ref: string): Port => {
+    const port = model.ports.find((p) => p.id === ref || p.device === ref);
+    if (!port) throw new UsageError(`--${what} ${ref}: no port on this host has that id or device name`);
+    return port;
+  };
+  const from = a.from === 'outside' ? undefined : find('from', a.from);
+  const to = a.to === 'outside' || a.to === 'host' ? a.to : find('to', a.to);
+  const firstIp = (p: Port | undefined): string | undefined => {
+    const ip = p?.fixedIps[0];
+    return ip && formatAddress(ip.family, ip.addr);
+  };
+  const src = a.src ?? firstIp(from);
+  const dst = a.dst ?? (typeof to === 'object' ? firstIp(to) : undefined);
+  if (src === undefined || dst === undefined) throw new UsageError('give --src and --dst (they default only to fixed IPs of the ports named)');
+  const path: PacketPath = { fromDevice: from?.device, to: typeof to === 'object' ? to.device : to === 'host' ? 'host' : undefined };
+  let pkt;
+  try {
+    pkt = buildPacket({
+      src,
+      dst,
+      protocol: /^[0-9]+$/.test(a.protocol) ? Number(a.protocol) : a.protocol,
+      ct: a.ct,
+      ...(a['src-mac'] !== undefined || from ? { srcMac: a['src-mac'] ?? from!.mac } : {}),
+      ...(a.sport !== undefined && { srcPort: a.sport }),
+      ...(a.dport !== undefined && { dstPort: a.dport }),
+      ...(a['icmp-type'] !== undefined && { icmpType: a['icmp-type'] }),
+      ...(a['icmp-code'] !== undefined && { icmpCode: a['icmp-code'] }),
+    });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  process.stdout.write(formatExplanation(path, pkt, evaluate(model, path, pkt)));
+}
+
 export async function main(argv: string[]): Promise<number> {
   let code = 0;
   const parser = yargs(argv)
@@ -149,7 +210,27 @@ export async function main(argv: string[]): Promise<number> {
         code = check(a as unknown as CommonArgs & { golden: string; update: boolean });
       },
     )
-    .demandCommand(1, 'name a command: compile or check')
+    .command(
+      'explain [model]',
+      'say whether a packet passes and which rule decides, from the model alone',
+      (y) =>
+        y
+          .positional('model', { type: 'string', default: '-', describe: 'model JSON file, or - for standard input' })
+          .option('host', { type: 'string', requiresArg: true, describe: 'the host whose ports are local' })
+          .option('from', { type: 'string', default: 'outside', describe: 'sending port (id or device), or outside' })
+          .option('to', { type: 'string', default: 'outside', describe: 'receiving port (id or device), host, or outside' })
+          .option('protocol', { type: 'string', default: 'tcp', describe: 'protocol name or number' })
+          .option('src', { type: 'string', describe: "source address (default: the sender's first fixed IP)" })
+          .option('dst', { type: 'string', describe: "destination address (default: the receiver's first fixed IP)" })
+          .option('sport', { type: 'number', describe: 'source port' })
+          .option('dport', { type: 'number', describe: 'destination port' })
+          .option('icmp-type', { type: 'number' })
+          .option('icmp-code', { type: 'number' })
+          .option('src-mac', { type: 'string', describe: "source MAC (default: the sender's MAC)" })
+          .option('ct', { choices: ['NEW', 'ESTABLISHED', 'RELATED', 'INVALID', 'UNTRACKED'] as const, default: 'NEW' as const, describe: 'conntrack state' }),
+      (a) => explain(a as unknown as ExplainArgs),
+    )
+    .demandCommand(1, 'name a command: compile, check or explain')
     .strict()
     .help()
     .version(false)
