@@ -45,6 +45,8 @@ export type RuleMatch =
   | { readonly kind: 'mac'; readonly mac: string }
   | { readonly kind: 'ctstate'; readonly states: ReadonlySet<CtState> }
   | { readonly kind: 'physdev'; readonly in: string | undefined; readonly out: string | undefined; readonly bridged: boolean }
+  /** -m ipv6header --header H[,H...] --soft: the packet carries one of these extension headers. */
+  | { readonly kind: 'ipv6header'; readonly headers: ReadonlySet<number> }
   | { readonly kind: 'comment'; readonly text: string };
 
 export type Target =
@@ -100,6 +102,19 @@ const PORT_MODULES: Readonly<Record<string, number>> = { tcp: 6, udp: 17, sctp: 
 /** Protocols the multiport match accepts (xt_multiport check). */
 const MULTIPORT_PROTOCOLS: ReadonlySet<number> = new Set([6, 17, 33, 132, 136]);
 const MULTIPORT_MAX = 15;
+/**
+ * IPv6 extension headers (ipv6_ext_hdr()): ip6tables' `-p` skips them and compares the
+ * upper-layer protocol, so `-p 43` never matches; only -m ipv6header sees them.
+ */
+const IPV6_EXTENSION_HEADERS: Readonly<Record<string, number>> = {
+  'hop-by-hop': 0,
+  'ipv6-route': 43,
+  'ipv6-frag': 44,
+  ah: 51,
+  'ipv6-nonxt': 59,
+  'ipv6-opts': 60,
+};
+const IPV6_EXTENSION_NUMBERS: ReadonlySet<number> = new Set(Object.values(IPV6_EXTENSION_HEADERS));
 /** conntrack --ctstate in iptables-save order (the order of the state bits). */
 const CT_STATES: readonly CtState[] = ['INVALID', 'NEW', 'RELATED', 'ESTABLISHED', 'UNTRACKED'];
 /** xt_mac may be used only where a source MAC exists. */
@@ -311,6 +326,8 @@ const OPTION_ARITY: Readonly<Record<string, number>> = {
   'physdev --physdev-out': 1,
   'physdev --physdev-is-bridged': 0,
   'comment --comment': 1,
+  'ipv6header --header': 1,
+  'ipv6header --soft': 0,
 };
 
 function parseModule(
@@ -381,6 +398,14 @@ function parseModule(
       const want = ['--physdev-in', '--physdev-out', '--physdev-is-bridged'].filter((o) => opt(o) !== undefined).join(' ');
       if (order !== want) fail(`-m physdev options out of iptables-save order (${want})`);
       return { kind: 'physdev', in: pin && checkIfName(pin[0]!, fail), out: pout && checkIfName(pout[0]!, fail), bridged };
+    }
+    case 'ipv6header': {
+      if (ctx.family !== 6) fail('-m ipv6header is only available in IPv6');
+      if (opt('--soft') === undefined) fail('-m ipv6header without --soft (exact header lists are not understood)');
+      const v = (opt('--header') ?? fail('-m ipv6header needs --header'))[0]!;
+      const headers = v.split(',').map((h) => IPV6_EXTENSION_HEADERS[h] ?? fail(`IPv6 extension header "${h}" is not understood`));
+      if (opts[0]![0] !== '--header') fail('-m ipv6header options out of iptables-save order (--header, --soft)');
+      return { kind: 'ipv6header', headers: new Set(headers) };
     }
     case 'comment': {
       const v = (opt('--comment') ?? fail('-m comment needs --comment'))[0]!;
@@ -579,7 +604,7 @@ function matchOne(m: RuleMatch, ctx: HookContext, sets: IpsetState): boolean {
     case 'in':
       return ctx.inInterface === m.name;
     case 'protocol':
-      return p.protocol === m.protocol;
+      return upperLayerProtocol(p) === m.protocol;
     case 'ports': {
       const { srcPort, dstPort } = transportPorts(p);
       return (m.sport === undefined || inRange(srcPort, m.sport)) && (m.dport === undefined || inRange(dstPort, m.dport));
@@ -610,9 +635,20 @@ function matchOne(m: RuleMatch, ctx: HookContext, sets: IpsetState): boolean {
       if (m.out !== undefined && b.physOut !== m.out) return false;
       return true;
     }
+    case 'ipv6header':
+      return p.family === 6 && m.headers.has(p.protocol);
     case 'comment':
       return true;
   }
+}
+
+/**
+ * The protocol `-p` compares. An IPv6 packet whose protocol is an extension header is taken to
+ * carry that header and no upper-layer protocol, so `-p` matches nothing in it (as ip6tables,
+ * which skips extension headers, would for `-p 43`).
+ */
+function upperLayerProtocol(p: Packet): number | undefined {
+  return p.family === 6 && IPV6_EXTENSION_NUMBERS.has(p.protocol) ? undefined : p.protocol;
 }
 
 const inRange = (v: number, r: PortRange): boolean => v >= r.min && v <= r.max;

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { compile } from '../../src/compile.js';
+import { goldenCases } from '../support/golden.js';
 import { parseModel } from '../../src/model/parse.js';
 import { packet } from '../../src/semantics/scenario.js';
 import { RulesetError, parseIpset } from '../../src/verify/ipset.js';
@@ -245,6 +246,14 @@ describe('traversal follows the kernel', () => {
     expect(c.zone).toBeUndefined();
   });
 
+  it('IPv6 extension headers: -p never sees them, -m ipv6header --soft does', () => {
+    const v6 = (rule: string) => loadRuleset(files(filter([], []), filter([], [rule], 'DROP')));
+    const routed = packet({ src: '2001:db8::1', dst: '2001:db8::2', protocol: 43 });
+    expect(interpret(v6('-A FORWARD -p 43 -j ACCEPT'), fwd, routed).verdict).toBe('DROP');
+    expect(interpret(v6('-A FORWARD -m ipv6header --header ipv6-route --soft -j ACCEPT'), fwd, routed).verdict).toBe('ACCEPT');
+    expect(interpret(v6('-A FORWARD -m ipv6header --header ah --soft -j ACCEPT'), fwd, routed).verdict).toBe('DROP');
+  });
+
   it('ICMPv6 MLD, RS/RA and neighbour discovery are UNTRACKED whatever state was asked', () => {
     const v6 = filter([], ['-A FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT'], 'DROP');
     const rs = loadRuleset(files(filter([], []), v6));
@@ -275,6 +284,18 @@ describe('sgnf output parses in every mode', () => {
       expect(interpret(rs, { fromDevice: a.device, to: b.device }, { ...p, srcMac: '02:00:00:00:00:99' }, { bridgeOf }).verdict).toBe('DROP');
       expect(interpret(rs, { fromDevice: undefined, to: b.device }, { ...p, src: 0xc6336401n }, { bridgeOf }).verdict).toBe('DROP'); // 198.51.100.1, port 80
       expect(interpret(rs, { fromDevice: undefined, to: b.device }, { ...p, src: 0xc6336401n, dstPort: 22 }, { bridgeOf }).verdict).toBe('ACCEPT');
+    });
+  }
+});
+
+describe('every golden case parses', () => {
+  for (const c of goldenCases()) {
+    if (c.options.backend === 'nft') continue;
+    it(c.name, () => {
+      const r = compile(c.model, c.options);
+      const s = rulesetStructure(loadRuleset(r.files));
+      expect(s.rules).toEqual(r.stats.rules);
+      expect(s.setEntries).toBe(r.stats.setEntries);
     });
   }
 });
