@@ -16,50 +16,105 @@ export interface Prefix {
 
 export const familyBits = (f: Family): number => (f === 4 ? 32 : 128);
 
-const V4_PART = /^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$/;
+/**
+ * Dotted quad to a uint32, scanning characters by hand (this runs once per member address,
+ * millions of times for large clouds): four decimal parts 0..255, no leading zeros (they mean
+ * octal to some tools), no short forms.
+ */
+function v4Number(text: string, from: number): number | undefined {
+  const len = text.length;
+  if (len - from < 7 || len - from > 15) return undefined;
+  let v = 0;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = from; i < len; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 46 /* . */) {
+      if (digits === 0 || dots === 3) return undefined;
+      v = v * 256 + part;
+      part = 0;
+      digits = 0;
+      dots++;
+    } else if (c >= 48 && c <= 57) {
+      if (digits > 0 && part === 0) return undefined; // leading zero
+      part = part * 10 + (c - 48);
+      if (part > 255) return undefined;
+      digits++;
+    } else return undefined;
+  }
+  if (dots !== 3 || digits === 0) return undefined;
+  return v * 256 + part;
+}
 
 /** Parse dotted-quad IPv4; no leading zeros (they mean octal to some tools), no short forms. */
 export function parseV4(text: string): bigint | undefined {
-  const parts = text.split('.');
-  if (parts.length !== 4) return undefined;
-  let v = 0;
-  for (const p of parts) {
-    if (!V4_PART.test(p)) return undefined;
-    v = v * 256 + Number(p);
-  }
-  return BigInt(v);
+  const v = v4Number(text, 0);
+  return v === undefined ? undefined : BigInt(v);
 }
 
-const HEX_GROUP = /^[0-9a-fA-F]{1,4}$/;
+/** Value of a hex digit character code, or -1. */
+function hexDigit(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  const l = c | 0x20; // ASCII lower case
+  return l >= 97 && l <= 102 ? l - 87 : -1;
+}
 
-/** Parse IPv6 (RFC 4291 text forms, including an embedded dotted quad); no zone ids. */
+/** Scratch space for parseV6's 16-bit words (parsing is synchronous, so one buffer is enough). */
+const WORDS = new Array<number>(10).fill(0);
+
+/**
+ * Parse IPv6 (RFC 4291 text forms, including an embedded dotted quad); no zone ids. A hand
+ * scanner rather than split/regex: member lists make this a hot path.
+ */
 export function parseV6(text: string): bigint | undefined {
-  if (text.length === 0 || text.length > 45) return undefined;
-  let head = text;
-  let tailV4: bigint | undefined;
-  const lastColon = text.lastIndexOf(':');
-  if (lastColon >= 0 && text.indexOf('.', lastColon) > lastColon) {
-    tailV4 = parseV4(text.slice(lastColon + 1));
-    if (tailV4 === undefined) return undefined;
-    head = text.slice(0, lastColon + 1) + '0:0';
+  const len = text.length;
+  if (len < 2 || len > 45) return undefined;
+  let n = 0; // words parsed
+  let gap = -1; // word index where "::" stands
+  let i = 0;
+  if (text.charCodeAt(0) === 58 /* : */) {
+    if (text.charCodeAt(1) !== 58) return undefined;
+    gap = 0;
+    i = 2;
   }
-  const halves = head.split('::');
-  if (halves.length > 2) return undefined;
-  const toGroups = (s: string): string[] | undefined => (s === '' ? [] : s.split(':'));
-  const left = toGroups(halves[0]!);
-  const right = halves.length === 2 ? toGroups(halves[1]!) : [];
-  if (left === undefined || right === undefined) return undefined;
-  const groups = [...left, ...right];
-  if (halves.length === 1 ? groups.length !== 8 : groups.length > 7) return undefined;
-  let v = 0n;
-  const fill = 8 - groups.length;
-  const all = [...left, ...Array<string>(halves.length === 2 ? fill : 0).fill('0'), ...right];
-  for (const g of all) {
-    if (!HEX_GROUP.test(g)) return undefined;
-    v = (v << 16n) | BigInt(parseInt(g, 16));
+  while (i < len) {
+    let j = i;
+    let w = 0;
+    for (let d: number; j < len && (d = hexDigit(text.charCodeAt(j))) >= 0; j++) w = w * 16 + d;
+    if (j < len && text.charCodeAt(j) === 46 /* . */) {
+      // An embedded dotted quad ends the address and fills the last two words.
+      const v4 = v4Number(text, i);
+      if (v4 === undefined || n > 6) return undefined;
+      WORDS[n++] = v4 >>> 16;
+      WORDS[n++] = v4 & 0xffff;
+      break;
+    }
+    if (j === i || j - i > 4 || n === 8) return undefined;
+    WORDS[n++] = w;
+    if (j === len) break;
+    if (text.charCodeAt(j) !== 58) return undefined;
+    j++;
+    if (j < len && text.charCodeAt(j) === 58) {
+      if (gap >= 0) return undefined;
+      gap = n;
+      j++;
+    } else if (j === len) return undefined; // a single trailing colon
+    i = j;
   }
-  if (tailV4 !== undefined) v = (v & ~0xffffffffn) | tailV4;
-  return v;
+  if (gap < 0 ? n !== 8 : n > 7) return undefined;
+  if (gap >= 0) {
+    // Expand "::": move the words after it to the end, zeros in between.
+    const zeros = 8 - n;
+    for (let k = n - 1; k >= gap; k--) WORDS[k + zeros] = WORDS[k]!;
+    for (let k = gap; k < gap + zeros; k++) WORDS[k] = 0;
+  }
+  const w = WORDS;
+  // Three exact doubles (48 + 48 + 32 bits) make three BigInts instead of eight.
+  const hi = (w[0]! * 65536 + w[1]!) * 65536 + w[2]!;
+  const mid = (w[3]! * 65536 + w[4]!) * 65536 + w[5]!;
+  const lo = w[6]! * 65536 + w[7]!;
+  return (BigInt(hi) << 80n) | (BigInt(mid) << 32n) | BigInt(lo);
 }
 
 export function parseAddress(text: string): { family: Family; addr: bigint } | undefined {
@@ -92,6 +147,8 @@ export function parsePrefix(text: string): ParsedPrefix | string {
   const parsed = parseAddress(addrText);
   if (parsed === undefined) return `"${printable(text)}" is not an IPv4 or IPv6 address or prefix`;
   const bits = familyBits(parsed.family);
+  // A bare address (the common case for members) is its own network: no masking needed.
+  if (slash < 0) return { prefix: { family: parsed.family, addr: parsed.addr, len: bits }, hadHostBits: false };
   let len = bits;
   if (slash >= 0) {
     const lenText = text.slice(slash + 1);
@@ -111,8 +168,12 @@ export function formatV4(addr: bigint): string {
 
 /** RFC 5952 text, exactly as glibc's inet_ntop prints it (and so as iptables-save does). */
 export function formatV6(addr: bigint): string {
+  // Four 32-bit slices: 8 BigInt operations instead of 24 for the eight words.
   const words: number[] = [];
-  for (let i = 7; i >= 0; i--) words.push(Number((addr >> BigInt(i * 16)) & 0xffffn));
+  for (let k = 3; k >= 0; k--) {
+    const x = Number(BigInt.asUintN(32, addr >> BigInt(32 * k)));
+    words.push(x >>> 16, x & 0xffff);
+  }
   // Longest run of zero words (length >= 2), the first one on ties.
   let bestStart = -1;
   let bestLen = 0;
