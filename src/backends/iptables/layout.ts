@@ -88,9 +88,22 @@ export function iptablesNames(plan: HostPlan, prefix: string): IptablesNames {
 
 const sanitizeChain = (id: string): string => id.replace(/[^A-Za-z0-9._:-]/g, '_');
 
+/** Non-empty words (and lists of words) joined by spaces; a plain loop: this runs per rule. */
+function joinWords(...parts: (string | string[])[]): string {
+  let out = '';
+  const add = (w: string): void => {
+    if (w !== '') out = out === '' ? w : `${out} ${w}`;
+  };
+  for (const p of parts) {
+    if (typeof p === 'string') add(p);
+    else for (const w of p) add(w);
+  }
+  return out;
+}
+
 export function layoutFilter(plan: HostPlan, family: Family, names: IptablesNames, o: IptablesLayoutOptions): IptTable {
   const c = (key: keyof typeof COMMENTS): string[] => (o.comments ? [comment(COMMENTS[key])] : []);
-  const join = (...parts: (string | string[])[]): string => parts.flat().filter((p) => p !== '').join(' ');
+  const join = joinWords;
   const chains: IptChain[] = [];
 
   // Renders a plan rule; `allow` becomes the continuation of the stage it belongs to.
@@ -157,19 +170,27 @@ function portChains(
 ): IptChain[] {
   const fp = p.families[family];
   const n = names.port(p.port.id);
-  const steps = (list: readonly Step[], direction: 'ingress' | 'egress'): string[] =>
-    list.flatMap((s) => {
+  // A loop rather than flatMap: this runs for every rule of every port.
+  const steps = (list: readonly Step[], direction: 'ingress' | 'egress'): string[] => {
+    const out: string[] = [];
+    for (const s of list) {
       switch (s.kind) {
         case 'rule':
-          return [ruleText(s.rule, direction === 'ingress' ? ingressAllow : egressAllow)];
+          out.push(ruleText(s.rule, direction === 'ingress' ? ingressAllow : egressAllow));
+          break;
         case 'antiSpoof':
-          return [`-j ${n.spoof}`];
+          out.push(`-j ${n.spoof}`);
+          break;
         case 'groups':
-          return fp.groupChains[direction].map((k) => `-j ${names.group(k)}`);
+          for (const k of fp.groupChains[direction]) out.push(`-j ${names.group(k)}`);
+          break;
         case 'fallback':
-          return [[...c('unmatched'), `-j ${names.fallback}`].join(' ')];
+          out.push([...c('unmatched'), `-j ${names.fallback}`].join(' '));
+          break;
       }
-    });
+    }
+    return out;
+  };
   const spoof = [
     ...fp.spoofPairs.map((sp) =>
       [
