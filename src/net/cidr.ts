@@ -7,7 +7,8 @@ import { type Family, type Prefix, comparePrefix, familyBits, prefixContains } f
 
 /** Sorted and de-duplicated; prefixes covered by another one are kept (ipset keeps both). */
 export function sortUnique(prefixes: readonly Prefix[]): Prefix[] {
-  const sorted = [...prefixes].sort(comparePrefix);
+  // Lists are often sorted already (members come sorted from the model): check in O(n) first.
+  const sorted = isSorted(prefixes) ? prefixes : [...prefixes].sort(comparePrefix);
   const out: Prefix[] = [];
   for (const p of sorted) {
     const last = out[out.length - 1];
@@ -15,6 +16,11 @@ export function sortUnique(prefixes: readonly Prefix[]): Prefix[] {
     out.push(p);
   }
   return out;
+}
+
+function isSorted(prefixes: readonly Prefix[]): boolean {
+  for (let i = 1; i < prefixes.length; i++) if (comparePrefix(prefixes[i - 1]!, prefixes[i]!) > 0) return false;
+  return true;
 }
 
 /** Remove every prefix covered by another one in the list (needed by nft interval sets). */

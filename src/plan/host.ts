@@ -163,7 +163,12 @@ function groupChainRules(
 
 function planSet(model: Model, ref: SetRef, doAggregate: boolean): SetPlan {
   const all = ref.kind === 'group' ? model.members.get(ref.id) ?? [] : model.addressGroups.get(ref.id) ?? [];
-  const ofFamily = all.filter((p) => p.family === ref.family).flatMap(splitZeroLength);
+  const ofFamily: Prefix[] = [];
+  for (const p of all) {
+    if (p.family !== ref.family) continue;
+    if (p.len === 0) ofFamily.push(...splitZeroLength(p));
+    else ofFamily.push(p);
+  }
   const members = doAggregate ? aggregate(ofFamily) : sortUnique(ofFamily);
   if (members.length > IPSET_MAXELEM) {
     const path = ref.kind === 'group' ? child('$.sg_member_ips', ref.id) : child('$.address_groups', ref.id);
