@@ -1,0 +1,323 @@
+/**
+ * Wire a HostPlan into two nft tables. Same packet semantics as the iptables layout (continuation
+ * passing, so group chains are shared by all their ports), but dispatch to a port's chains is one
+ * verdict-map lookup however many ports the host has.
+ *
+ * Why two families: on bridged hosts the packet's ports are only visible to the bridge family,
+ * and conntrack (ct state, ct zone) only to the inet family (this kernel has no nf_conntrack_bridge
+ * and no NFT_BRIDGE_META; inet chains see bridged traffic through br_netfilter with iifname and
+ * oifname = the bridge). So the bridge table writes the ports into the packet mark and the inet
+ * table decides (netfilter-targets §3.6-3.7):
+ *
+ *   mark bits 16-31: index of the filtered port the packet entered by (0: none)
+ *   mark bits  0-15: index of the filtered port it leaves by (0: none, or not bridged)
+ *   (indices are stable hashes of the port ids; sgnf owns the mark of every bridged packet)
+ *
+ *   table bridge <p>_ports
+ *     hook_prerouting (prerouting, -300): mark = in_ports[iifname] << 16, else 0
+ *     hook_forward    (forward, -200):    oifname vmap @out_ports -> out_<port>: mark |= index
+ *   table inet <p>_sg (br_netfilter calls it after the bridge chains; bridge-nf-call-ip(6)tables=1)
+ *     hook_raw     (prerouting, raw):  iifname @notrack_bridges notrack;
+ *                                      ct zone set iifname map @zone_bridges
+ *                                      (hybrid: the port's own qbr bridge; linuxbridge: brq<net>)
+ *     hook_forward (forward, filter):  non-bridge input interface: accept (not ours)
+ *                                      nfproto vmap -> forward_v4 / forward_v6
+ *     forward_vN:  mark & 0xffff0000 vmap @egress_ports_vN  (egress of the sending port)
+ *                  goto ingress_vN                          (not sent by a filtered port)
+ *     hook_input   (input, filter):    VM to this host: input_vN = the same egress dispatch only
+ *     ingress_vN:  mark & 0x0000ffff vmap @ingress_ports_vN (ingress of the receiving port)
+ *                  accept                                   (to no filtered port)
+ *     oN_<port>:   state, DHCP, jump sN_<port> (anti-spoofing), jump go<N>_<group>..., drop
+ *                  "allowed" = goto ingress_vN (go on to the receiver's check)
+ *     iN_<port>:   ND, state, DHCP, jump gi<N>_<group>..., drop;  "allowed" = accept
+ *     g{i,o}N_<group>: the group's rules, shared by its ports; each ends in the stage's
+ *                  "allowed" verdict, so a group that allows nothing returns to the next group.
+ *
+ * A remote (address) group is two named sets per family: `_h` (plain hash set of host addresses,
+ * cheap to update one by one) and `_n` (interval set of the prefixes, exactly merged up front),
+ * and each rule that references it is two rules, one per set. Both sets always exist, so any
+ * membership change is a set update (sets.nft), never a table reload.
+ */
+import type { Family, Prefix } from '../../net/ip.js';
+import { isHost } from '../../net/ip.js';
+import { dropCovered } from '../../net/cidr.js';
+import { IFNAME_MAX } from '../../limits.js';
+import type { CommentKey, HostPlan, PortPlan, Rule, SetPlan, SetRef, Step } from '../../plan/ir.js';
+import { type SetNames, checkName, comment, element, hash32, hex32, ifname, nftKey, ruleExprs } from './syntax.js';
+
+export interface NftOptions {
+  /** Name prefix (the compile option, e.g. `sgnf`): tables are `<prefix>_ports`, `<prefix>_sg`. */
+  readonly prefix: string;
+  readonly comments: boolean;
+}
+
+export interface NftSet {
+  readonly kind: 'set' | 'map';
+  readonly name: string;
+  /** Declaration lines (`type ...`, `flags ...`). */
+  readonly spec: readonly string[];
+  readonly comment?: string;
+  readonly elements: readonly string[];
+  /** A security-group membership set: refreshed by sets.nft. */
+  readonly membership: boolean;
+}
+
+export interface NftChain {
+  readonly name: string;
+  /** Base chains: `type filter hook ... priority ...; policy accept;`. */
+  readonly hook?: string;
+  readonly rules: readonly string[];
+}
+
+export interface NftTable {
+  readonly family: 'bridge' | 'inet';
+  readonly name: string;
+  readonly comment?: string;
+  readonly sets: readonly NftSet[];
+  readonly chains: readonly NftChain[];
+}
+
+export interface NftLayout {
+  readonly tables: readonly NftTable[];
+  /** Mark index (1..65535) of each filtered port, by port id. */
+  readonly portIndex: ReadonlyMap<string, number>;
+}
+
+const FAMILIES: readonly Family[] = [4, 6];
+const IN_MASK = 0xffff0000;
+const OUT_MASK = 0x0000ffff;
+const MAX_PORTS = 0xffff;
+
+/** Fixed comment texts (only printed with comments on), each within NFT_COMMENT_MAX. */
+const COMMENTS: Readonly<Record<CommentKey | 'unmatchedDrop' | 'notOurs', string>> = {
+  dhcpClient: 'Allow DHCP client traffic.',
+  dhcpSpoof: 'Prevent DHCP spoofing by the VM.',
+  raDrop: 'Drop IPv6 router advertisements from the VM.',
+  icmpv6Allow: 'Allow IPv6 ICMP traffic.',
+  ndAllow: 'Allow neighbour discovery and MLD (untracked by conntrack).',
+  established: 'Packets of a known connection pass this check.',
+  invalidDrop: 'Drop packets that conntrack considers invalid.',
+  dhcpServer: 'Allow DHCP replies to the VM.',
+  raAllow: 'Allow IPv6 router advertisements to the VM.',
+  pairAllow: 'Allow traffic from defined IP/MAC pairs.',
+  pairDrop: 'Drop traffic without an IP/MAC allow rule.',
+  unmatched: 'Default drop rule for unmatched traffic.',
+  unmatchedDrop: 'Default drop rule for unmatched traffic.',
+  notOurs: 'Not bridged: no VM port involved.',
+};
+
+export function layoutNft(plan: HostPlan, o: NftOptions): NftLayout {
+  const base = tablePrefix(o.prefix);
+  const c = (text: string): string[] => (o.comments ? [comment(text)] : []);
+  const line = (...parts: (string | string[])[]): string => parts.flat().join(' ');
+
+  const portIndex = portIndices(plan.ports.map((p) => p.port.id));
+  const portKey = new Map(plan.ports.map((p) => [p.port.id, nftKey(p.port.id)]));
+  const portChain = (kind: 'i' | 'o' | 's', f: Family, id: string): string => `${kind}${f}_${portKey.get(id)!}`;
+  const groupChain = (key: string): string => {
+    const g = plan.groupChains.get(key)!;
+    return `g${g.direction === 'ingress' ? 'i' : 'o'}${g.family}_${nftKey(g.group)}`;
+  };
+  const setBase = (ref: SetRef): string => `${ref.kind === 'group' ? 'g' : 'a'}${ref.family}_${nftKey(ref.id)}`;
+  const setNames: SetNames = (m) => ({ hosts: `${setBase(m.set)}_h`, nets: `${setBase(m.set)}_n` });
+
+  const ruleLines = (r: Rule, f: Family, allow: string): string[] => {
+    const note =
+      r.comment === undefined ? [] : typeof r.comment === 'string' ? c(COMMENTS[r.comment]) : c(`sg ${r.comment.group} rule ${r.comment.id ?? `#${r.comment.rule}`}`);
+    return ruleExprs(r.matches, f, setNames).map((exprs) => line(exprs, r.verdict === 'allow' ? allow : 'drop', note));
+  };
+  const allowOf = (direction: 'ingress' | 'egress', f: Family): string => (direction === 'ingress' ? 'accept' : `goto ingress_v${f}`);
+
+  // ---- inet table: sets, dispatch maps, zones, chains
+  const sets: NftSet[] = [];
+  for (const s of plan.sets) sets.push(...membershipSets(s, setBase(s), o.comments));
+  for (const f of FAMILIES) {
+    sets.push({
+      kind: 'map',
+      name: `egress_ports_v${f}`,
+      spec: ['type mark : verdict'],
+      elements: plan.ports.map((p) => `${hex32(portIndex.get(p.port.id)! << 16)} : goto ${portChain('o', f, p.port.id)}`),
+      membership: false,
+    });
+    sets.push({
+      kind: 'map',
+      name: `ingress_ports_v${f}`,
+      spec: ['type mark : verdict'],
+      elements: plan.ports.map((p) => `${hex32(portIndex.get(p.port.id)!)} : goto ${portChain('i', f, p.port.id)}`),
+      membership: false,
+    });
+  }
+  const zones = zoneBridges(plan);
+  sets.push({ kind: 'map', name: 'zone_bridges', spec: ['typeof iifname : ct zone'], elements: zones.zoned, membership: false });
+  sets.push({ kind: 'set', name: 'notrack_bridges', spec: ['type ifname'], elements: zones.notrack, membership: false });
+
+  const chains: NftChain[] = [
+    {
+      name: 'hook_raw',
+      hook: 'type filter hook prerouting priority raw; policy accept;',
+      rules: [line('iifname @notrack_bridges notrack', c('Stateless ports: no conntrack.')), line('ct zone set iifname map @zone_bridges', c('Conntrack zone of the bridge.'))],
+    },
+    {
+      name: 'hook_forward',
+      hook: 'type filter hook forward priority filter; policy accept;',
+      rules: [line('meta iifkind != "bridge" accept', c(COMMENTS.notOurs)), 'meta nfproto vmap { ipv4 : goto forward_v4, ipv6 : goto forward_v6 }'],
+    },
+    {
+      name: 'hook_input',
+      hook: 'type filter hook input priority filter; policy accept;',
+      rules: [line('meta iifkind != "bridge" accept', c(COMMENTS.notOurs)), 'meta nfproto vmap { ipv4 : goto input_v4, ipv6 : goto input_v6 }'],
+    },
+  ];
+  for (const f of FAMILIES) {
+    const egressDispatch = line(`meta mark & ${hex32(IN_MASK)} vmap @egress_ports_v${f}`, c('Traffic from a VM port: its egress chain.'));
+    chains.push({ name: `forward_v${f}`, rules: [egressDispatch, line(`goto ingress_v${f}`, c('Not sent by a filtered port: check the receiver.'))] });
+    chains.push({ name: `input_v${f}`, rules: [egressDispatch] });
+    chains.push({
+      name: `ingress_v${f}`,
+      rules: [line(`meta mark & ${hex32(OUT_MASK)} vmap @ingress_ports_v${f}`, c('Traffic to a VM port: its ingress chain.')), line('accept', c('To no filtered port.'))],
+    });
+  }
+  for (const p of plan.ports) {
+    for (const f of FAMILIES) chains.push(...portChains(p, f));
+  }
+  for (const [key, g] of plan.groupChains) {
+    chains.push({ name: groupChain(key), rules: g.rules.flatMap((r) => ruleLines(r, g.family, allowOf(g.direction, g.family))) });
+  }
+
+  function portChains(p: PortPlan, f: Family): NftChain[] {
+    const fp = p.families[f];
+    const id = p.port.id;
+    const steps = (list: readonly Step[], direction: 'ingress' | 'egress'): string[] =>
+      list.flatMap((s) => {
+        switch (s.kind) {
+          case 'rule':
+            return ruleLines(s.rule, f, allowOf(direction, f));
+          case 'antiSpoof':
+            return [`jump ${portChain('s', f, id)}`];
+          case 'groups':
+            return fp.groupChains[direction].map((k) => `jump ${groupChain(k)}`);
+          case 'fallback':
+            return [line('drop', c(COMMENTS.unmatchedDrop))];
+        }
+      });
+    const spoof = [
+      ...fp.spoofPairs.flatMap((sp) =>
+        ruleExprs([...(sp.prefix ? [{ kind: 'src' as const, prefix: sp.prefix }] : []), { kind: 'srcMac', mac: sp.mac }], f, setNames).map((e) =>
+          line(e, 'return', c(COMMENTS.pairAllow)),
+        ),
+      ),
+      line('drop', c(COMMENTS.pairDrop)),
+    ];
+    return [
+      { name: portChain('i', f, id), rules: steps(fp.ingress, 'ingress') },
+      { name: portChain('o', f, id), rules: steps(fp.egress, 'egress') },
+      { name: portChain('s', f, id), rules: spoof },
+    ];
+  }
+
+  // ---- bridge table: port marks
+  const outChain = (id: string): string => `out_${portKey.get(id)!}`;
+  const bridge: NftTable = {
+    family: 'bridge',
+    name: `${base}_ports`,
+    ...(o.comments && { comment: 'sgnf: marks the filtered VM ports a bridged packet enters and leaves by' }),
+    sets: [
+      { kind: 'map', name: 'in_ports', spec: ['type ifname : mark'], elements: plan.ports.map((p) => `${ifname(p.port.device)} : ${hex32(portIndex.get(p.port.id)! << 16)}`), membership: false },
+      { kind: 'map', name: 'out_ports', spec: ['type ifname : verdict'], elements: plan.ports.map((p) => `${ifname(p.port.device)} : goto ${outChain(p.port.id)}`), membership: false },
+    ],
+    chains: [
+      {
+        name: 'hook_prerouting',
+        hook: 'type filter hook prerouting priority -300; policy accept;',
+        rules: [line('meta mark set 0x00000000', c('Forget marks of earlier bridges.')), line('meta mark set iifname map @in_ports', c('Entered by a filtered VM port.'))],
+      },
+      { name: 'hook_forward', hook: 'type filter hook forward priority -200; policy accept;', rules: [line('oifname vmap @out_ports', c('Leaves by a filtered VM port.'))] },
+      ...plan.ports.map((p) => ({ name: outChain(p.port.id), rules: [`meta mark set meta mark & ${hex32(IN_MASK)} | ${hex32(portIndex.get(p.port.id)!)}`] })),
+    ],
+  };
+  const inet: NftTable = {
+    family: 'inet',
+    name: `${base}_sg`,
+    ...(o.comments && { comment: 'sgnf: security groups, anti-spoofing and conntrack zones of the VM ports' }),
+    sets,
+    chains,
+  };
+  const tables = [bridge, inet];
+  checkNames(tables);
+  return { tables, portIndex };
+}
+
+/** `sgnf` -> `sgnf`; `My-Cloud` -> `my_cloud`. The table names then carry the required `_`. */
+function tablePrefix(prefix: string): string {
+  if (!/^[A-Za-z][A-Za-z0-9_-]*$/.test(prefix)) throw new Error(`prefix "${prefix}" must start with a letter and hold only letters, digits, "-" and "_"`);
+  return prefix.toLowerCase().replace(/-/g, '_');
+}
+
+/**
+ * Mark index of each port: a stable hash of its id (1..65535), probed upwards on collision in
+ * sorted-id order, so adding or removing a port rarely renumbers the others (a packet marked just
+ * before a reload is still dispatched to its own port's chain after it).
+ */
+export function portIndices(ids: readonly string[]): Map<string, number> {
+  const sorted = [...new Set(ids)].sort();
+  if (sorted.length > MAX_PORTS) throw new Error(`${sorted.length} filtered ports exceed the ${MAX_PORTS} that fit into the packet mark`);
+  const used = new Set<number>();
+  const out = new Map<string, number>();
+  for (const id of sorted) {
+    let i = 1 + (hash32(id) % MAX_PORTS);
+    while (used.has(i)) i = i === MAX_PORTS ? 1 : i + 1;
+    used.add(i);
+    out.set(id, i);
+  }
+  return out;
+}
+
+/**
+ * The two sets of one plan set: covered prefixes are dropped first (an interval set refuses
+ * overlaps, and a host inside a member prefix is redundant), then hosts and prefixes part ways.
+ */
+function membershipSets(s: SetPlan, base: string, comments: boolean): NftSet[] {
+  const members = dropCovered(s.members);
+  const hosts: Prefix[] = members.filter(isHost);
+  const nets: Prefix[] = members.filter((p) => !isHost(p));
+  const type = `type ipv${s.family}_addr`;
+  const what = `${s.kind === 'group' ? 'remote group' : 'address group'} ${s.id}`;
+  return [
+    { kind: 'set', name: `${base}_h`, spec: [type], ...(comments && { comment: `host members of ${what}` }), elements: hosts.map(element), membership: true },
+    { kind: 'set', name: `${base}_n`, spec: [type, 'flags interval'], ...(comments && { comment: `prefix members of ${what}` }), elements: nets.map(element), membership: true },
+  ];
+}
+
+/** Bridges whose traffic gets a conntrack zone or no tracking, each bridge once. */
+function zoneBridges(plan: HostPlan): { zoned: string[]; notrack: string[] } {
+  const seen = new Map<string, number | 'notrack'>();
+  for (const z of plan.zones) {
+    // hybrid: each port has its own bridge, named like Neutron's: ('qbr' + port id)[:14].
+    const bridges = z.bridge !== undefined ? [z.bridge] : z.ports.map((p) => `qbr${p.id}`.slice(0, IFNAME_MAX - 1));
+    for (const b of bridges) {
+      const other = seen.get(b);
+      if (other !== undefined && other !== z.zone) throw new Error(`bridge ${b} would need two conntrack treatments (${other} and ${z.zone})`);
+      seen.set(b, z.zone);
+    }
+  }
+  const sorted = [...seen].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  return {
+    zoned: sorted.flatMap(([b, z]) => (z === 'notrack' ? [] : [`${ifname(b)} : ${z}`])),
+    notrack: sorted.flatMap(([b, z]) => (z === 'notrack' ? [ifname(b)] : [])),
+  };
+}
+
+/** Every name must fit the safe grammar and be unique in its table (chains; sets and maps). */
+function checkNames(tables: readonly NftTable[]): void {
+  for (const t of tables) {
+    checkName(t.name);
+    for (const group of [t.chains.map((c) => c.name), t.sets.map((s) => s.name)]) {
+      const seen = new Set<string>();
+      for (const n of group) {
+        checkName(n);
+        if (seen.has(n)) throw new Error(`two objects of table ${t.name} would both be named ${n}`);
+        seen.add(n);
+      }
+    }
+  }
+}

@@ -1,0 +1,157 @@
+/**
+ * nft text: names, quoted strings, comments, addresses and rule expressions, each checked so
+ * that no string from the model can leave its token (nft 1.0.6 has no quoted identifiers and no
+ * escape for `"` inside strings, and many bare words are keywords; see netfilter-targets §3.3).
+ */
+import { createHash } from 'node:crypto';
+import { IFNAME_MAX, NFT_COMMENT_MAX, NFT_NAME_MAX } from '../../limits.js';
+import { type Family, type Prefix, formatAddress, formatPrefix, isHost } from '../../net/ip.js';
+import type { CtState, Match } from '../../plan/ir.js';
+
+/**
+ * Every table, chain, set and map name we print: a letter, then at least one `_`. No nft keyword
+ * has this shape (`fwd`, `ip`, `mark`, `type`... are rejected as names; `sg_fwd` is not).
+ */
+export const NFT_SAFE_NAME = /^[a-z][a-z0-9]*_[a-z0-9_]*$/;
+
+export function checkName(name: string): string {
+  if (!NFT_SAFE_NAME.test(name)) throw new Error(`nft name "${name}" is outside the safe grammar ${NFT_SAFE_NAME.source}`);
+  if (name.length > NFT_NAME_MAX) throw new Error(`nft name ${name} exceeds ${NFT_NAME_MAX} bytes`);
+  return name;
+}
+
+/** Longest readable part of a key; longer ids are cut and made unique by a hash. */
+const KEY_MAX = 160;
+const HASH_LEN = 7;
+
+/**
+ * The name fragment of a model id (group, port, address group): a pure function of the id, so a
+ * name never changes because another object appeared. Lower-case ids of letters, digits and `-`
+ * (UUIDs) map one-to-one (`-` becomes `_`); any other id is sanitised and gets a hash of the full
+ * id, so ids that differ only in case or punctuation still get different names. The caller checks
+ * that all names of a ruleset are distinct (a hash collision is reported, never printed).
+ */
+export function nftKey(id: string): string {
+  if (/^[a-z0-9-]+$/.test(id) && id.length <= KEY_MAX) return id.replace(/-/g, '_');
+  const clean = id.toLowerCase().replace(/[^a-z0-9]/g, '_').slice(0, KEY_MAX - HASH_LEN - 1);
+  return `${clean}_${hash32(id).toString(36).padStart(HASH_LEN, '0')}`;
+}
+
+/** 32 bits of sha256: a stable hash for names and port indices. */
+export function hash32(text: string): number {
+  return createHash('sha256').update(text).digest().readUInt32BE(0);
+}
+
+/** Interface names as nft strings. `*` (a wildcard in nft) and `"` can never pass. */
+const IFNAME = /^[A-Za-z0-9_.-]+$/;
+export function ifname(dev: string): string {
+  if (!IFNAME.test(dev) || dev.length > IFNAME_MAX) throw new Error(`interface name "${dev}" cannot be printed safely (1-${IFNAME_MAX} of [A-Za-z0-9_.-])`);
+  return `"${dev}"`;
+}
+
+/**
+ * A comment clause. Comments are informational, so instead of failing we make them printable:
+ * nft strings cannot hold `"`, and a newline or control character would end the statement.
+ * Over-long texts are shortened in the middle (the end names the rule).
+ */
+export function comment(text: string): string {
+  let t = text.replace(/[^\x20-\x7e]|["\\]/g, '_');
+  if (t.length > NFT_COMMENT_MAX) {
+    const keep = NFT_COMMENT_MAX - 3;
+    t = `${t.slice(0, Math.ceil(keep / 2))}...${t.slice(t.length - Math.floor(keep / 2))}`;
+  }
+  return `comment "${t}"`;
+}
+
+const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
+export function mac(m: string): string {
+  if (!MAC.test(m)) throw new Error(`MAC "${m}" is not in canonical form`);
+  return m;
+}
+
+/** nft prints host prefixes without their length; so do we (outputs compare with `nft list`). */
+export const element = (p: Prefix): string => (isHost(p) ? formatAddress(p.family, p.addr) : formatPrefix(p));
+
+export const hex32 = (n: number): string => `0x${(n >>> 0).toString(16).padStart(8, '0')}`;
+
+const L3 = { 4: 'ip', 6: 'ip6' } as const;
+
+/** Protocols with a header expression of their own (which implies `meta l4proto`). */
+const PORT_HEADERS: Readonly<Record<number, string>> = { 6: 'tcp', 17: 'udp', 33: 'dccp', 132: 'sctp', 136: 'udplite' };
+
+/**
+ * IPv6 extension headers: `meta l4proto` (like ip6tables -p) sees only the protocol behind them,
+ * so a rule for one of them means "the packet carries this header" (the iptables backend uses
+ * `-m ipv6header --soft`). nft 1.0.6 has `exthdr X exists` for these three; it has no name for
+ * AH, which is matched when it follows the fixed header (where RFC 8200 puts it without other
+ * extension headers); "no next header" ends the chain, so l4proto reports it.
+ */
+const V6_EXT_HEADERS: Readonly<Record<number, string>> = {
+  43: 'exthdr rt exists',
+  44: 'exthdr frag exists',
+  51: 'ip6 nexthdr 51',
+  59: 'meta l4proto 59',
+  60: 'exthdr dst exists',
+};
+
+const range = (r: { min: number; max: number }): string => (r.min === r.max ? `${r.min}` : `${r.min}-${r.max}`);
+const ctStates = (s: readonly CtState[]): string => s.map((x) => x.toLowerCase()).join(',');
+
+/** A set match: the host-address set and the prefix set of one plan set (see layout). */
+export type SetNames = (m: Extract<Match, { kind: 'set' }>) => { readonly hosts: string; readonly nets: string };
+
+/**
+ * The expressions of one plan rule, in evaluation order (conntrack state, addresses, protocol,
+ * then the set lookup last), as alternatives: a rule with a set match becomes two rules, one per
+ * set of the pair; any other rule is one.
+ */
+export function ruleExprs(matches: readonly Match[], family: Family, sets: SetNames): string[][] {
+  const out: string[] = [];
+  const find = <K extends Match['kind']>(k: K): Extract<Match, { kind: K }> | undefined =>
+    matches.find((m): m is Extract<Match, { kind: K }> => m.kind === k);
+  const ct = find('ctState');
+  if (ct) out.push(`ct state ${ctStates(ct.states)}`);
+  for (const dir of ['src', 'dst'] as const) {
+    const a = find(dir);
+    if (a && a.prefix.len > 0) {
+      if (a.prefix.family !== family) throw new Error(`IPv${a.prefix.family} prefix in an IPv${family} rule`);
+      out.push(`${L3[family]} ${dir === 'src' ? 'saddr' : 'daddr'} ${element(a.prefix)}`);
+    }
+  }
+  out.push(...protocolExprs(find('protocol')?.protocol, find('srcPort'), find('dstPort'), find('icmp'), family));
+  const mac_ = find('srcMac');
+  if (mac_) out.push(`ether saddr ${mac(mac_.mac)}`);
+  const set = find('set');
+  if (!set) return [out];
+  if (set.set.family !== family) throw new Error(`IPv${set.set.family} set in an IPv${family} rule`);
+  const names = sets(set);
+  const field = `${L3[family]} ${set.dir === 'src' ? 'saddr' : 'daddr'}`;
+  return [names.hosts, names.nets].map((n) => [...out, `${field} @${checkName(n)}`]);
+}
+
+function protocolExprs(
+  protocol: number | undefined,
+  sport: Extract<Match, { kind: 'srcPort' }> | undefined,
+  dport: Extract<Match, { kind: 'dstPort' }> | undefined,
+  icmp: Extract<Match, { kind: 'icmp' }> | undefined,
+  family: Family,
+): string[] {
+  if (protocol === undefined) {
+    if (sport || dport || icmp) throw new Error('port or ICMP match without a protocol');
+    return [];
+  }
+  if (!Number.isInteger(protocol) || protocol < 0 || protocol > 255) throw new Error(`bad protocol ${protocol}`);
+  if (icmp) {
+    const hdr = family === 4 ? 'icmp' : 'icmpv6';
+    if (protocol !== (family === 4 ? 1 : 58)) throw new Error(`ICMP match on protocol ${protocol} in IPv${family}`);
+    return [`${hdr} type ${icmp.type}`, ...(icmp.code === undefined ? [] : [`${hdr} code ${icmp.code}`])];
+  }
+  if (sport || dport) {
+    const hdr = PORT_HEADERS[protocol];
+    if (hdr === undefined) return [`meta l4proto ${protocol}`, ...(sport ? [`th sport ${range(sport.range)}`] : []), ...(dport ? [`th dport ${range(dport.range)}`] : [])];
+    return [...(sport ? [`${hdr} sport ${range(sport.range)}`] : []), ...(dport ? [`${hdr} dport ${range(dport.range)}`] : [])];
+  }
+  const ext = family === 6 ? V6_EXT_HEADERS[protocol] : undefined;
+  // Numbers, not names: nft resolves names through /etc/protocols, which a host may lack.
+  return [ext ?? `meta l4proto ${protocol}`];
+}
