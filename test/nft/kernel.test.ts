@@ -33,7 +33,7 @@ const FOREIGN = [
   '}',
 ].join('\n');
 
-type JsonObject = Record<string, { family: string; table?: string; name?: string; elem?: unknown[] }>;
+type JsonObject = Record<string, { family: string; table?: string; chain?: string; name?: string; elem?: unknown[] }>;
 
 async function listJson(ns: Netns): Promise<JsonObject[]> {
   return (JSON.parse(await ns.must(['nft', '-j', 'list', 'ruleset'])) as { nftables: JsonObject[] }).nftables;
