@@ -11,15 +11,20 @@
  *
  *   mark bits 16-31: index of the filtered port the packet entered by (0: none)
  *   mark bits  0-15: index of the filtered port it leaves by (0: none, or not bridged)
- *   (indices are stable hashes of the port ids; sgnf owns the mark of every bridged packet)
+ *   Indices are stable hashes of the port ids. sgnf owns the mark of bridged packets: it is
+ *   reset when a packet enters a bridge and again when it leaves one (so no index leaks into
+ *   OVS, tunnels or routing); a packet a bridge delivers to this host keeps its in-port index.
  *
  *   table bridge <p>_ports
- *     hook_prerouting (prerouting, -300): mark = in_ports[iifname] << 16, else 0
- *     hook_forward    (forward, -200):    oifname vmap @out_ports -> out_<port>: mark |= index
+ *     hook_prerouting  (prerouting, -300): mark = in_ports[iifname] << 16, else 0
+ *     hook_forward     (forward, -200):    oifname vmap @out_ports -> out_<port>: mark |= index
+ *     hook_postrouting (postrouting, 300): mark = 0
  *   table inet <p>_sg (br_netfilter calls it after the bridge chains; bridge-nf-call-ip(6)tables=1)
- *     hook_raw     (prerouting, raw):  iifname @notrack_bridges notrack;
+ *     hook_raw     (prerouting, raw):  notrack if iifname is in @notrack_bridges or the in-port
+ *                                      is in @notrack_ports (stateless ports);
  *                                      ct zone set iifname map @zone_bridges
- *                                      (hybrid: the port's own qbr bridge; linuxbridge: brq<net>)
+ *                                      (hybrid: the port's own qbr bridge, which both directions
+ *                                      of its flows cross; linuxbridge: brq<network>)
  *     hook_forward (forward, filter):  non-bridge input interface: accept (not ours)
  *                                      nfproto vmap -> forward_v4 / forward_v6
  *     forward_vN:  mark & 0xffff0000 vmap @egress_ports_vN  (egress of the sending port)
@@ -150,12 +155,24 @@ export function layoutNft(plan: HostPlan, o: NftOptions): NftLayout {
   const zones = zoneBridges(plan);
   sets.push({ kind: 'map', name: 'zone_bridges', spec: ['typeof iifname : ct zone'], elements: zones.zoned, membership: false });
   sets.push({ kind: 'set', name: 'notrack_bridges', spec: ['type ifname'], elements: zones.notrack, membership: false });
+  sets.push({
+    kind: 'set',
+    name: 'notrack_ports',
+    spec: ['type mark'],
+    elements: zones.notrackPorts.map((id) => hex32(portIndex.get(id)! << 16)),
+    membership: false,
+  });
 
   const chains: NftChain[] = [
     {
       name: 'hook_raw',
       hook: 'type filter hook prerouting priority raw; policy accept;',
-      rules: [line('iifname @notrack_bridges notrack', c('Stateless ports: no conntrack.')), line('ct zone set iifname map @zone_bridges', c('Conntrack zone of the bridge.'))],
+      rules: [
+        line('iifname @notrack_bridges notrack', c('Bridges of stateless ports: no conntrack.')),
+        // Also by in-port: what a stateless port sends is untracked even on a bridge it shares.
+        line(`meta mark & ${hex32(IN_MASK)} @notrack_ports notrack`, c('Sent by a stateless port: no conntrack.')),
+        line('ct zone set iifname map @zone_bridges', c('Conntrack zone of the bridge.')),
+      ],
     },
     {
       name: 'hook_forward',
@@ -232,6 +249,11 @@ export function layoutNft(plan: HostPlan, o: NftOptions): NftLayout {
         rules: [line('meta mark set 0x00000000', c('Forget marks of earlier bridges.')), line('meta mark set iifname map @in_ports', c('Entered by a filtered VM port.'))],
       },
       { name: 'hook_forward', hook: 'type filter hook forward priority -200; policy accept;', rules: [line('oifname vmap @out_ports', c('Leaves by a filtered VM port.'))] },
+      {
+        name: 'hook_postrouting',
+        hook: 'type filter hook postrouting priority 300; policy accept;',
+        rules: [line('meta mark set 0x00000000', c('The port marks do not leave the bridge.'))],
+      },
       ...plan.ports.map((p) => ({ name: outChain(p.port.id), rules: [`meta mark set meta mark & ${hex32(IN_MASK)} | ${hex32(portIndex.get(p.port.id)!)}`] })),
     ],
   };
@@ -288,8 +310,8 @@ function membershipSets(s: SetPlan, base: string, comments: boolean): NftSet[] {
   ];
 }
 
-/** Bridges whose traffic gets a conntrack zone or no tracking, each bridge once. */
-function zoneBridges(plan: HostPlan): { zoned: string[]; notrack: string[] } {
+/** Bridges whose traffic gets a conntrack zone or no tracking, each bridge once; stateless ports. */
+function zoneBridges(plan: HostPlan): { zoned: string[]; notrack: string[]; notrackPorts: string[] } {
   const seen = new Map<string, number | 'notrack'>();
   for (const z of plan.zones) {
     // hybrid: each port has its own bridge, named like Neutron's: ('qbr' + port id)[:14].
@@ -304,6 +326,7 @@ function zoneBridges(plan: HostPlan): { zoned: string[]; notrack: string[] } {
   return {
     zoned: sorted.flatMap(([b, z]) => (z === 'notrack' ? [] : [`${ifname(b)} : ${z}`])),
     notrack: sorted.flatMap(([b, z]) => (z === 'notrack' ? [ifname(b)] : [])),
+    notrackPorts: plan.zones.flatMap((z) => (z.zone === 'notrack' ? z.ports.map((p) => p.id) : [])).sort(),
   };
 }
 
