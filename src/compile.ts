@@ -3,7 +3,7 @@
  *
  *   parse + validate (model/parse) -> normalised Model
  *   plan (plan/host)                -> backend-neutral HostPlan
- *   print (backends/*)              -> iptables-restore (v4, v6) + ipset restore texts
+ *   print (backends/*)              -> iptables-restore (v4, v6) + ipset restore texts, or nft
  */
 import { CHAIN_PREFIX_MAX } from './limits.js';
 import { ModelError } from './model/errors.js';
@@ -14,6 +14,7 @@ import type { HostPlan } from './plan/ir.js';
 import { iptablesNames, layoutFilter, layoutRaw } from './backends/iptables/layout.js';
 import { countRules, printTables } from './backends/iptables/syntax.js';
 import { ipsetNames, renderIpset } from './backends/ipset/render.js';
+import { renderNft } from './backends/nft/render.js';
 
 export interface CompileOptions {
   /** `ipset` (default): one set match per remote-group rule; `expanded`: one rule per member. */
@@ -41,8 +42,8 @@ export const OUTPUT_FILES: Readonly<Record<Backend, readonly string[]>> = {
 };
 
 export interface CompileStats {
-  /** Rules: iptables `-A` lines per family (filter + raw); nft rules are counted in `total`. */
-  readonly rules: { readonly v4: number; readonly v6: number; readonly total: number };
+  /** Rules: iptables `-A` lines per family (filter + raw) and in total; nft: rules of all chains (`total`). */
+  readonly rules: { readonly v4?: number; readonly v6?: number; readonly total: number };
   readonly chains: number;
   readonly sets: number;
   readonly setEntries: number;
@@ -76,7 +77,20 @@ export function compile(input: unknown, options: CompileOptions = {}): CompileRe
   const model = parseModel(input, options.host === undefined ? {} : { host: options.host });
   const o = resolveOptions(model, options);
   const plan = planHost(model, o);
-  if (o.backend === 'nft') throw new ModelError([{ path: 'options.backend', message: 'the nft backend is not available in this build' }]);
+  const common = {
+    sets: plan.sets.length,
+    setEntries: plan.sets.reduce((n, s) => n + s.members.length, 0),
+    ports: { filtered: plan.ports.length, unfiltered: plan.unfiltered.length },
+  };
+  if (o.backend === 'nft') {
+    const nft = renderNft(plan, { prefix: o.prefix, comments: o.comments });
+    return {
+      files: { 'ruleset.nft': nft.ruleset, 'sets.nft': nft.sets },
+      stats: { rules: { total: nft.stats.rules }, chains: (nft.ruleset.match(/^\tchain /gm) ?? []).length, ...common, setEntries: nft.stats.setElements },
+      diagnostics: model.diagnostics,
+      plan,
+    };
+  }
 
   const setName = ipsetNames(plan.sets, o.prefix);
   const names = iptablesNames(plan, o.prefix);
@@ -96,9 +110,7 @@ export function compile(input: unknown, options: CompileOptions = {}): CompileRe
     stats: {
       rules: { v4: r4, v6: r6, total: r4 + r6 },
       chains: [...v4, ...v6].reduce((n, t) => n + t.chains.length, 0),
-      sets: plan.sets.length,
-      setEntries: plan.sets.reduce((n, s) => n + s.members.length, 0),
-      ports: { filtered: plan.ports.length, unfiltered: plan.unfiltered.length },
+      ...common,
     },
     diagnostics: model.diagnostics,
     plan,
