@@ -20,7 +20,8 @@
  *     hook_forward     (forward, -200):    oifname vmap @out_ports -> out_<port>: mark |= index
  *     hook_postrouting (postrouting, 300): mark = 0
  *   table inet <p>_sg (br_netfilter calls it after the bridge chains; bridge-nf-call-ip(6)tables=1)
- *     hook_raw     (prerouting, raw):  notrack if iifname is in @notrack_bridges or the in-port
+ *     hook_raw     (prerouting, raw):  non-bridge input interface: accept (not ours);
+ *                                      notrack if iifname is in @notrack_bridges or the in-port
  *                                      is in @notrack_ports (stateless ports);
  *                                      ct zone set iifname map @zone_bridges
  *                                      (hybrid: the port's own qbr bridge, which both directions
@@ -42,6 +43,18 @@
  * cheap to update one by one) and `_n` (interval set of the prefixes, exactly merged up front),
  * and each rule that references it is two rules, one per set. Both sets always exist, so any
  * membership change is a set update (sets.nft), never a table reload.
+ *
+ * Per packet: two ifname lookups in the bridge table, an nfproto and two mark lookups in the
+ * inet table, then the rules of two port chains and their groups, whatever the number of ports
+ * (iptables walks a physdev list per port in FORWARD and in its ingress dispatch, and three raw
+ * rules per port on every packet, as CT does not end the chain).
+ *
+ * Differences from the iptables layout, none of them on bridged VM-to-VM verdicts: a VM's packet
+ * that this host routes (a bridge with an address) is checked by the VM's egress chain (iptables
+ * only checks bridged packets); and hybrid zones key on the qbr bridge, so ports sharing one
+ * bridge without their own qbr are tracked in zone 0 (iptables picks the sender's zone there,
+ * which loses the replies). Like the iptables layout, it filters only what br_netfilter passes
+ * to the inet hooks (IPv4 and IPv6; not VLAN-tagged frames unless bridge-nf-filter-vlan-tagged).
  */
 import type { Family, Prefix } from '../../net/ip.js';
 import { isHost } from '../../net/ip.js';
@@ -168,6 +181,8 @@ export function layoutNft(plan: HostPlan, o: NftOptions): NftLayout {
       name: 'hook_raw',
       hook: 'type filter hook prerouting priority raw; policy accept;',
       rules: [
+        // The mark means a port index only on packets that entered through a bridge.
+        line('meta iifkind != "bridge" accept', c(COMMENTS.notOurs)),
         line('iifname @notrack_bridges notrack', c('Bridges of stateless ports: no conntrack.')),
         // Also by in-port: what a stateless port sends is untracked even on a bridge it shares.
         line(`meta mark & ${hex32(IN_MASK)} @notrack_ports notrack`, c('Sent by a stateless port: no conntrack.')),
