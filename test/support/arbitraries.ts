@@ -52,8 +52,14 @@ const MEMBER_ADDRESSES: Readonly<Record<Family, readonly string[]>> = {
   6: ['2001:db8:5::1', '2001:db8:5::2', '2001:db8:5::/64', '2001:db8::15', '::/0'],
 };
 const ADDRESS_GROUP_ADDRESSES = ['192.0.2.0/24', '198.51.100.7', '203.0.113.0/25', '2001:db8::/48', '2001:db8:5::9', '198.51.100.9/30', '0.0.0.0/0', '::/0'];
-/** Allowed address pairs: hosts, prefixes (with host bits), rarely /0. */
-const PAIR_ADDRESSES = ['203.0.113.5', '203.0.113.0/28', '203.0.113.21/30', '2001:db8:a::1', '2001:db8:a::/64', '2001:db8:b::7/120', '0.0.0.0/0'];
+/**
+ * Allowed address pairs: hosts, prefixes (with host bits), rarely /0, and two that repeat what
+ * port p1 already has (its first fixed IP, its MAC's link-local address).
+ */
+const PAIR_ADDRESSES = [
+  '203.0.113.5', '203.0.113.0/28', '203.0.113.21/30', '2001:db8:a::1', '2001:db8:a::/64', '2001:db8:b::7/120', '0.0.0.0/0',
+  '192.0.2.10', 'fe80::f816:3eff:fe00:1',
+];
 
 /** Protocol spellings: names in any case, numbers, numeric strings, "any" forms. */
 const PROTOCOLS = [
