@@ -1,0 +1,883 @@
+/**
+ * The real-kernel conformance lab: a compute host in miniature, built in network namespaces
+ * from a model, with the compiled rules loaded exactly as a user loads them, and probes whose
+ * observed verdicts are compared with the model evaluator's.
+ *
+ *   <P>host   one Linux bridge per network, `brq<network_id>`[:14] (the raw table sets the
+ *             conntrack zone with `-i <bridge>`), bridge netfilter on, no IPv6 autoconf;
+ *             the host ends of the veth pairs carry the model's device names
+ *   <P>vmN    one per local port: eth0 with the port's MAC and fixed IPs
+ *   <P>vmNm   a macvlan on vmN's eth0 with another MAC: the same VM sending with a spoofed MAC
+ *   <P>extN   "members on other hosts": a namespace on network N's bridge with no port (and so
+ *             no port chain) of its own, holding member addresses and one non-member address
+ *
+ * Each namespace runs a small node agent (TCP/UDP echo servers, TCP/UDP clients with explicit
+ * source address and port) driven over stdin/stdout; ICMP probes use ping. Every wait is
+ * bounded; denied probes cost one timeout (~1 s), so probes run concurrently.
+ *
+ * Driver: linuxbridge (one bridge and one conntrack zone per network). Backends are pluggable
+ * loaders: iptables-restore on the nft or the legacy backend (never both in one namespace), and
+ * nft -f once the compiler produces ruleset.nft.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { compile } from '../../src/compile.js';
+import { parseModel } from '../../src/model/parse.js';
+import type { Model, Port } from '../../src/model/types.js';
+import { type Family, containsAddress, formatAddress, parseAddress } from '../../src/net/ip.js';
+import { evaluate, formatExplanation } from '../../src/semantics/evaluate.js';
+import type { CtState, Decision, Packet, PacketPath } from '../../src/verify/packet.js';
+import { type Background, type Netns, NetnsSession, mapLimit } from './netns.js';
+
+const FAMILIES: readonly Family[] = [4, 6];
+/** How long a probe waits for its answer: one TCP SYN, one ping. */
+const PROBE_TIMEOUT_MS = 1_000;
+/** Probes in flight at once (each blocked one costs a timeout, not CPU). */
+const PROBE_CONCURRENCY = 48;
+/** Hard lifetime of an agent process, whatever happens to the test. */
+const AGENT_LIFETIME_MS = 10 * 60_000;
+/** Ports the agents reserve for DHCP probes; never picked as service ports. */
+const DHCP_PORTS = new Set([67, 68, 546, 547]);
+const IFNAME_MAX = 15;
+
+// ---------------------------------------------------------------------------------------------
+// Loaders: how a backend's compiled files get into the host namespace
+
+export type CompiledFiles = Readonly<Record<string, string>>;
+
+export interface RulesetLoader {
+  readonly name: string;
+  /** The files to load, or the reason this backend cannot be tested yet. */
+  compile(model: unknown): { readonly files: CompiledFiles } | { readonly skip: string };
+  /** Load everything, as a user would (sets first). */
+  load(host: Netns, dir: string): Promise<void>;
+  /** Apply only the membership part of the files (no rule changes); undefined if there is none. */
+  readonly updateMembers: ((host: Netns, dir: string) => Promise<void>) | undefined;
+  /** The rules in the kernel without counters or set contents, to show they did not change. */
+  rulesSnapshot(host: Netns): Promise<string>;
+  /** The compiled files without their membership part (equal for models that differ in members only). */
+  rulesOf(files: CompiledFiles): string;
+}
+
+const stripCounters = (text: string): string =>
+  text
+    .split('\n')
+    .filter((l) => !l.startsWith('#'))
+    .map((l) => l.replace(/\[\d+:\d+\]/g, '[0:0]'))
+    .join('\n');
+
+export function iptablesLoader(variant: 'nft' | 'legacy'): RulesetLoader {
+  return {
+    name: `iptables-${variant}`,
+    compile: (model) => ({ files: compile(model, { driver: 'linuxbridge' }).files }),
+    async load(host, dir) {
+      await host.must(['ipset', 'restore'], { inputFile: join(dir, 'ipset.restore') });
+      await host.must([`iptables-${variant}-restore`], { inputFile: join(dir, 'iptables.v4') });
+      await host.must([`ip6tables-${variant}-restore`], { inputFile: join(dir, 'iptables.v6') });
+    },
+    updateMembers: async (host, dir) => {
+      await host.must(['ipset', 'restore'], { inputFile: join(dir, 'ipset.restore') });
+    },
+    async rulesSnapshot(host) {
+      const v4 = await host.must([`iptables-${variant}-save`]);
+      const v6 = await host.must([`ip6tables-${variant}-save`]);
+      return `${stripCounters(v4)}\n${stripCounters(v6)}`;
+    },
+    rulesOf: (files) => `${files['iptables.v4']}\n${files['iptables.v6']}`,
+  };
+}
+
+/** Native nft: runs once compile(model, {backend: 'nft'}) produces ruleset.nft. */
+export const nftLoader: RulesetLoader = {
+  name: 'nft',
+  compile(model) {
+    let files: CompiledFiles;
+    try {
+      files = compile(model, { driver: 'linuxbridge', backend: 'nft' }).files;
+    } catch (e) {
+      return { skip: `compile(model, {backend: 'nft'}) fails: ${(e as Error).message.split('\n')[0]}` };
+    }
+    if (files['ruleset.nft'] === undefined) return { skip: 'compile(model, {backend: "nft"}) produces no ruleset.nft' };
+    return { files };
+  },
+  async load(host, dir) {
+    await host.must(['nft', '-c', '-f', join(dir, 'ruleset.nft')]);
+    await host.must(['nft', '-f', join(dir, 'ruleset.nft')]);
+  },
+  updateMembers: async (host, dir) => {
+    await host.must(['nft', '-f', join(dir, 'sets.nft')]);
+  },
+  async rulesSnapshot(host) {
+    // Set elements may span lines: drop everything from `elements = {` to its closing brace.
+    const text = await host.must(['nft', '-s', 'list', 'ruleset']);
+    return text.replace(/elements = \{[^}]*\}/g, 'elements = {}');
+  },
+  rulesOf(files) {
+    // Members are the elements of the sets that sets.nft refreshes.
+    const memberSets = new Set([...(files['sets.nft'] ?? '').matchAll(/^flush set (\S+ \S+ \S+)$/gm)].map((m) => m[1]));
+    return (files['ruleset.nft'] ?? '')
+      .split('\n')
+      .filter((l) => !/^add element /.test(l) || !memberSets.has(l.split(' ').slice(2, 5).join(' ')))
+      .join('\n');
+  },
+};
+
+export const LOADERS: readonly RulesetLoader[] = [iptablesLoader('nft'), iptablesLoader('legacy'), nftLoader];
+
+// ---------------------------------------------------------------------------------------------
+// The agent: a tiny node program inside each namespace
+
+/**
+ * Commands (one JSON object per line on stdin), answers on stdout with the same id:
+ *   listen {tcp, udp, addrs}           TCP echo on every address family, UDP echo bound per address
+ *   tcp {src, sport, dst, port, ms, token}   connect, send token, wait for its echo
+ *   udp {src, sport, dst, port, ms, token, reuse}  send token, report whether the echo came back
+ *   stream {src, sport, dst, port, count, every, grace}  numbered datagrams, count the echoes
+ * Events: {ev: 'rx', token} for every datagram a UDP server receives.
+ */
+const AGENT_SOURCE = String.raw`
+const net = require('net'), dgram = require('dgram'), readline = require('readline');
+const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
+const keep = [];
+function listen(m) {
+  const jobs = [];
+  for (const host of ['0.0.0.0', '::']) for (const port of m.tcp) jobs.push(new Promise((res, rej) => {
+    const s = net.createServer((c) => { c.on('error', () => {}); c.pipe(c); });
+    s.once('error', rej); s.listen({ host, port, ipv6Only: host === '::' }, res); keep.push(s);
+  }));
+  for (const addr of m.addrs) for (const port of m.udp) jobs.push(new Promise((res, rej) => {
+    const s = dgram.createSocket({ type: addr.includes(':') ? 'udp6' : 'udp4' });
+    s.on('message', (msg, r) => { out({ ev: 'rx', token: msg.toString() }); s.send(msg, r.port, r.address, () => {}); });
+    s.once('error', rej); s.bind({ address: addr, port }, res); keep.push(s);
+  }));
+  Promise.all(jobs).then(() => out({ id: m.id, ok: true }), (e) => out({ id: m.id, ok: false, error: String(e) }));
+}
+function tcp(m) {
+  let done = false;
+  const s = net.connect({ host: m.dst, port: m.port, localAddress: m.src, localPort: m.sport });
+  const fin = (ok, how) => { if (done) return; done = true; clearTimeout(t); s.destroy(); out({ id: m.id, ok: true, passed: ok, how }); };
+  const t = setTimeout(() => fin(false, 'timeout'), m.ms);
+  s.on('connect', () => s.write(m.token));
+  let got = '';
+  s.on('data', (d) => { got += d.toString(); if (got.includes(m.token)) fin(true, 'echo'); });
+  s.on('error', (e) => fin(false, e.code));
+}
+function udp(m) {
+  let done = false;
+  const s = dgram.createSocket({ type: m.dst.includes(':') ? 'udp6' : 'udp4', reuseAddr: !!m.reuse });
+  const fin = (r) => { if (done) return; done = true; clearTimeout(t); try { s.close(); } catch {} out({ id: m.id, ...r }); };
+  let t;
+  s.on('message', (msg) => { if (msg.toString() === m.token) fin({ ok: true, passed: true }); });
+  s.on('error', (e) => fin({ ok: false, error: String(e) }));
+  s.bind({ address: m.src, port: m.sport }, () => s.send(m.token, m.port, m.dst, (e) => {
+    if (e) fin({ ok: false, error: String(e) }); else t = setTimeout(() => fin({ ok: true, passed: false }), m.ms);
+  }));
+}
+function stream(m) {
+  const s = dgram.createSocket({ type: m.dst.includes(':') ? 'udp6' : 'udp4' });
+  const seen = new Set(); let sent = 0;
+  s.on('message', (msg) => seen.add(msg.toString()));
+  s.on('error', (e) => out({ id: m.id, ok: false, error: String(e) }));
+  s.bind({ address: m.src, port: m.sport }, () => {
+    const tick = setInterval(() => {
+      if (sent === m.count) { clearInterval(tick); setTimeout(() => { s.close(); out({ id: m.id, ok: true, sent, received: seen.size }); }, m.grace); return; }
+      s.send(m.token + ':' + sent++, m.port, m.dst, () => {});
+    }, m.every);
+  });
+}
+const ops = { listen, tcp, udp, stream };
+readline.createInterface({ input: process.stdin }).on('line', (l) => {
+  const m = JSON.parse(l);
+  try { ops[m.op](m); } catch (e) { out({ id: m.id, ok: false, error: String(e) }); }
+}).on('close', () => process.exit(0));
+out({ ev: 'ready' });
+`;
+
+interface AgentReply {
+  readonly id: number;
+  readonly ok: boolean;
+  readonly error?: string;
+  readonly passed?: boolean;
+  readonly how?: string;
+  readonly sent?: number;
+  readonly received?: number;
+}
+
+export class Agent {
+  private nextId = 1;
+  private readonly pending = new Map<number, (r: AgentReply) => void>();
+  private readonly received = new Set<string>();
+  private readonly tokenWaiters = new Map<string, () => void>();
+  private ready!: Promise<void>;
+
+  private constructor(private readonly bg: Background, readonly where: string) {}
+
+  static async start(ns: Netns): Promise<Agent> {
+    const bg = ns.spawn([process.execPath, '-e', AGENT_SOURCE], AGENT_LIFETIME_MS);
+    const agent = new Agent(bg, ns.name);
+    let stderr = '';
+    bg.child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    agent.ready = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`agent in ${ns.name} did not start within 10 s: ${stderr}`)), 10_000);
+      createInterface({ input: bg.child.stdout! }).on('line', (line) => {
+        const msg = JSON.parse(line) as AgentReply & { ev?: string; token?: string };
+        if (msg.ev === 'ready') {
+          clearTimeout(timer);
+          resolve();
+        } else if (msg.ev === 'rx' && msg.token !== undefined) {
+          agent.received.add(msg.token);
+          agent.tokenWaiters.get(msg.token)?.();
+        } else {
+          agent.pending.get(msg.id)?.(msg);
+          agent.pending.delete(msg.id);
+        }
+      });
+      void bg.exited.then((code) => {
+        clearTimeout(timer);
+        reject(new Error(`agent in ${ns.name} exited (${code}): ${stderr}`));
+        for (const [id, done] of agent.pending) done({ id, ok: false, error: `agent exited: ${stderr}` });
+        agent.pending.clear();
+      });
+    });
+    await agent.ready;
+    return agent;
+  }
+
+  /** Send a command; throws if the agent reports a harness error (not a verdict). */
+  async call(op: string, args: Record<string, unknown>, timeoutMs = 15_000): Promise<AgentReply> {
+    const id = this.nextId++;
+    const reply = await new Promise<AgentReply>((resolve) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        resolve({ id, ok: false, error: `no answer within ${timeoutMs} ms` });
+      }, timeoutMs);
+      this.pending.set(id, (r) => {
+        clearTimeout(timer);
+        resolve(r);
+      });
+      this.bg.child.stdin!.write(JSON.stringify({ id, op, ...args }) + '\n');
+    });
+    if (!reply.ok) throw new Error(`agent in ${this.where}: ${op} ${JSON.stringify(args)} failed: ${reply.error}`);
+    return reply;
+  }
+
+  /** Did this agent's UDP servers receive `token` (waiting at most `ms`)? */
+  waitForToken(token: string, ms: number): Promise<boolean> {
+    if (this.received.has(token)) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.tokenWaiters.delete(token);
+        resolve(false);
+      }, ms);
+      this.tokenWaiters.set(token, () => {
+        clearTimeout(timer);
+        this.tokenWaiters.delete(token);
+        resolve(true);
+      });
+    });
+  }
+
+  stop(): Promise<void> {
+    return this.bg.stop();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Topology
+
+/** A namespace that sends and receives probes: a VM (local port) or an "other host" member. */
+export interface Endpoint {
+  readonly key: string;
+  readonly ns: Netns;
+  /** The local port, or undefined for a namespace standing for other hosts. */
+  readonly port: Port | undefined;
+  readonly network: string;
+  readonly mac: string;
+  /** Addresses it owns and probes from/to (the first of each family is the main one). */
+  readonly addrs: Readonly<Record<Family, readonly string[]>>;
+  /** Addresses a VM owns but its port may not send from (spoofed-source probes). */
+  readonly spoofAddrs: Readonly<Record<Family, readonly string[]>>;
+  /** Addresses from the port's allowed address pairs (with the port's MAC) it also sends from. */
+  readonly pairAddrs: Readonly<Record<Family, readonly string[]>>;
+  readonly agent: Agent;
+  /** The same VM behind another MAC (macvlan on its eth0); undefined for other hosts. */
+  macSpoofer: { readonly ns: Netns; readonly mac: string; readonly agent: Agent } | undefined;
+  /** Service ports its agent listens on, per family. */
+  readonly services: Readonly<Record<Family, Services>>;
+}
+
+export interface Services {
+  readonly tcpAllowed: number;
+  readonly tcpDenied: number;
+  readonly udp: number;
+}
+
+const bridgeName = (network: string): string => `brq${network}`.slice(0, IFNAME_MAX - 1);
+const addrText = (family: Family, addr: bigint): string => formatAddress(family, addr);
+
+interface EndpointPlan {
+  readonly key: string;
+  readonly port: Port | undefined;
+  readonly network: string;
+  readonly hostDevice: string;
+  readonly mac: string | undefined;
+  readonly addrs: Record<Family, string[]>;
+  readonly spoofAddrs: Record<Family, string[]>;
+  readonly pairAddrs: Record<Family, string[]>;
+  readonly services: Record<Family, Services>;
+}
+
+/**
+ * Service ports for probes to a port: one TCP port its ingress rules allow (if any rule allows
+ * TCP), one they do not, and one UDP port; the evaluator, not this choice, decides the verdict.
+ */
+function choosePorts(model: Model, port: Port | undefined, family: Family): Services {
+  const rules = (port?.groups ?? [])
+    .flatMap((g) => model.groups.get(g)?.rules ?? [])
+    .filter((r) => r.direction === 'ingress' && r.family === family);
+  const allowedBy = (protocol: number): number | undefined => {
+    for (const r of rules) {
+      if (r.protocol !== undefined && r.protocol !== protocol) continue;
+      if (r.ports === undefined) return 8080;
+      for (const p of [r.ports.min, r.ports.max, Math.floor((r.ports.min + r.ports.max) / 2)]) if (!DHCP_PORTS.has(p)) return p;
+    }
+    return undefined;
+  };
+  const tcpRanges = rules.filter((r) => r.protocol === 6 && r.ports).map((r) => r.ports!);
+  const tcpDenied = [7777, 2222, 9999, 31337, 12345].find((p) => !tcpRanges.some((r) => r.min <= p && p <= r.max)) ?? 7777;
+  let tcpAllowed = allowedBy(6) ?? 8080;
+  if (tcpAllowed === tcpDenied) tcpAllowed = 8080;
+  return { tcpAllowed, tcpDenied, udp: allowedBy(17) ?? 7000 };
+}
+
+/** Addresses a lab may hand out for spoofing or to outside members without clashing. */
+function* candidates(family: Family): Generator<string> {
+  if (family === 4) for (let i = 200; i < 255; i++) yield `203.0.113.${i}`;
+  else for (let i = 0x200; i < 0x300; i++) yield `2001:db8:ffff::${i.toString(16)}`;
+}
+
+function planEndpoints(model: Model): EndpointPlan[] {
+  const used = new Set<string>();
+  for (const p of model.ports) for (const ip of p.fixedIps) used.add(addrText(ip.family, ip.addr));
+  const take = (family: Family): string => {
+    for (const a of candidates(family)) {
+      if (!used.has(a)) {
+        used.add(a);
+        return a;
+      }
+    }
+    throw new Error('lab ran out of spare addresses');
+  };
+  const networks = [...new Set(model.ports.map((p) => p.networkId ?? ''))].sort();
+  if (networks.includes('')) throw new Error('every port needs a network_id in the lab (linuxbridge driver)');
+  const plans: EndpointPlan[] = [];
+  model.ports.forEach((port, i) => {
+    const addrs = { 4: [] as string[], 6: [] as string[] };
+    for (const ip of port.fixedIps) addrs[ip.family].push(addrText(ip.family, ip.addr));
+    const pairAddrs = { 4: [] as string[], 6: [] as string[] };
+    for (const ap of port.addressPairs) {
+      // A host of each pair with the port's own MAC (a pair with another MAC needs another NIC).
+      const f = ap.prefix.family;
+      if (ap.mac !== port.mac || ap.prefix.len === 0 || (f === 6 && ap.prefix.addr >> 118n === 0x3fan)) continue; // not link-local
+      const host = ap.prefix.len === (f === 4 ? 32 : 128) ? ap.prefix.addr : ap.prefix.addr + 1n;
+      const text = addrText(f, host);
+      if (used.has(text) || !containsAddress(ap.prefix, f, host)) continue;
+      used.add(text);
+      pairAddrs[f].push(text);
+    }
+    const spoofAddrs = { 4: addrs[4].length > 0 ? [take(4)] : [], 6: addrs[6].length > 0 ? [take(6)] : [] };
+    plans.push({
+      key: `vm${i + 1}`,
+      port,
+      network: port.networkId!,
+      hostDevice: port.device,
+      mac: port.mac === '' ? undefined : port.mac,
+      addrs,
+      spoofAddrs,
+      pairAddrs,
+      services: { 4: choosePorts(model, port, 4), 6: choosePorts(model, port, 6) },
+    });
+  });
+  // Other hosts: members of the groups that no local port owns, and one non-member address.
+  const localOwned = (family: Family, addr: bigint): boolean =>
+    model.ports.some((p) => p.fixedIps.some((ip) => ip.family === family && ip.addr === addr) || p.addressPairs.some((ap) => containsAddress(ap.prefix, family, addr)));
+  const outside: Record<Family, string[]> = { 4: [], 6: [] };
+  for (const members of model.members.values()) {
+    for (const m of members) {
+      const limit = 2;
+      if (outside[m.family].length >= limit || m.len === 0) continue;
+      const host = m.len === (m.family === 4 ? 32 : 128) ? m.addr : m.addr + 7n;
+      const text = addrText(m.family, host);
+      if (!containsAddress(m, m.family, host) || localOwned(m.family, host) || used.has(text)) continue;
+      used.add(text);
+      outside[m.family].push(text);
+    }
+  }
+  for (const f of FAMILIES) outside[f].push(take(f));
+  networks.forEach((network, i) => {
+    plans.push({
+      key: `ext${i + 1}`,
+      port: undefined,
+      network,
+      hostDevice: `ext${i + 1}`,
+      mac: `02:5e:00:00:ee:${(i + 1).toString(16).padStart(2, '0')}`,
+      addrs: { 4: [...outside[4]], 6: [...outside[6]] },
+      spoofAddrs: { 4: [], 6: [] },
+      pairAddrs: { 4: [], 6: [] },
+      services: { 4: choosePorts(model, undefined, 4), 6: choosePorts(model, undefined, 6) },
+    });
+  });
+  return plans;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The lab
+
+export interface LabOptions {
+  /** Shown in every message: which model and backend. */
+  readonly label: string;
+  /** The model JSON, as the compiler takes it. */
+  readonly model: unknown;
+  readonly loader: RulesetLoader;
+}
+
+export class Lab {
+  private sportCounter = 40_000;
+  private tokenCounter = 0;
+
+  private constructor(
+    readonly label: string,
+    readonly loader: RulesetLoader,
+    readonly session: NetnsSession,
+    readonly host: Netns,
+    readonly endpoints: readonly Endpoint[],
+    /** The model as the evaluator sees it, and the JSON it came from. */
+    public model: Model,
+    public modelJson: unknown,
+    private readonly notrackNetworks: ReadonlySet<string>,
+    private readonly dir: string,
+  ) {}
+
+  /**
+   * Build the namespaces for `model`, load the compiled files with `loader`. Returns the reason
+   * instead when the loader cannot handle the model yet (a backend still being written).
+   */
+  static async build(opts: LabOptions): Promise<Lab | { skip: string }> {
+    const compiled = opts.loader.compile(opts.model);
+    if ('skip' in compiled) return compiled;
+    const model = parseModel(opts.model);
+    const plan = compile(opts.model, { driver: 'linuxbridge' }).plan;
+    for (const z of plan.zones) {
+      if (z.bridge !== bridgeName(z.key)) throw new Error(`compiler's bridge ${z.bridge} for network ${z.key} is not ${bridgeName(z.key)}`);
+    }
+    const notrack = new Set(plan.zones.filter((z) => z.zone === 'notrack').map((z) => z.key));
+    const dir = mkdtempSync(join(tmpdir(), 'sgnf-lab-'));
+    writeFiles(dir, compiled.files);
+
+    const session = new NetnsSession('lab');
+    const endpoints: Endpoint[] = [];
+    try {
+      const host = await session.create('host');
+      const plans = planEndpoints(model);
+      await setUpHost(host, [...new Set(plans.map((p) => p.network))]);
+      const built = await mapLimit(plans, 6, (p) => buildEndpoint(session, host, p, plans));
+      endpoints.push(...built);
+      await mapLimit(
+        endpoints.filter((e) => e.port && (e.addrs[4].length > 0 || e.addrs[6].length > 0)),
+        6,
+        async (e) => (e.macSpoofer = await buildMacSpoofer(session, e, endpoints)),
+      );
+      await waitForLinks(host, endpoints);
+      const lab = new Lab(opts.label, opts.loader, session, host, endpoints, model, opts.model, notrack, dir);
+      await opts.loader.load(host, dir);
+      return lab;
+    } catch (e) {
+      await teardown(session, endpoints, dir);
+      throw e;
+    }
+  }
+
+  async teardown(): Promise<void> {
+    await teardown(this.session, this.endpoints, this.dir);
+  }
+
+  /**
+   * Apply the membership part of another model's compiled files (rules must be identical:
+   * checked). Afterwards the lab evaluates against the new model.
+   */
+  async updateMembers(modelJson: unknown): Promise<void> {
+    if (!this.loader.updateMembers) throw new Error(`${this.loader.name} has no membership update`);
+    const next = this.loader.compile(modelJson);
+    if ('skip' in next) throw new Error(next.skip);
+    const dir = mkdtempSync(join(tmpdir(), 'sgnf-lab-upd-'));
+    try {
+      writeFiles(dir, next.files);
+      await this.loader.updateMembers(this.host, dir);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    this.model = parseModel(modelJson);
+    this.modelJson = modelJson;
+  }
+
+  vms(): Endpoint[] {
+    return this.endpoints.filter((e) => e.port !== undefined);
+  }
+
+  endpoint(key: string): Endpoint {
+    const e = this.endpoints.find((x) => x.key === key);
+    if (!e) throw new Error(`no endpoint ${key}`);
+    return e;
+  }
+
+  nextSport(): number {
+    return this.sportCounter++;
+  }
+
+  nextToken(): string {
+    return `t${++this.tokenCounter}`;
+  }
+
+  /** NEW / ESTABLISHED as the kernel reports them on this network (UNTRACKED if notracked). */
+  ct(network: string, state: CtState): CtState {
+    return this.notrackNetworks.has(network) ? 'UNTRACKED' : state;
+  }
+
+  /** Run probes concurrently; compare each with the evaluator on the lab's current model. */
+  async run(probes: readonly Probe[]): Promise<ProbeResult[]> {
+    const model = this.model;
+    const modelJson = this.modelJson;
+    return mapLimit(probes, PROBE_CONCURRENCY, async (probe) => {
+      const t0 = Date.now();
+      const observed = await probe.run();
+      const ms = Date.now() - t0;
+      const decisions = probe.packets.map((p) => ({ ...p, decision: evaluate(model, p.path, p.packet) }));
+      const expected = decisions.every((d) => d.decision.verdict === 'ACCEPT');
+      return { lab: this.label, backend: this.loader.name, probe, observed, expected, decisions, modelJson, ms };
+    });
+  }
+}
+
+function writeFiles(dir: string, files: CompiledFiles): void {
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+}
+
+async function teardown(session: NetnsSession, endpoints: readonly Endpoint[], dir: string): Promise<void> {
+  await Promise.all(endpoints.flatMap((e) => [e.agent.stop(), ...(e.macSpoofer ? [e.macSpoofer.agent.stop()] : [])]));
+  await session.destroy();
+  rmSync(dir, { recursive: true, force: true });
+}
+
+async function setUpHost(host: Netns, networks: readonly string[]): Promise<void> {
+  await host.sysctl({
+    'net.bridge.bridge-nf-call-iptables': 1,
+    'net.bridge.bridge-nf-call-ip6tables': 1,
+    'net.ipv6.conf.all.accept_ra': 0,
+    'net.ipv6.conf.default.accept_ra': 0,
+  });
+  await host.ipBatch(
+    networks.flatMap((n) => [
+      `link add ${bridgeName(n)} type bridge stp_state 0 forward_delay 0 mcast_snooping 0`,
+      `link set ${bridgeName(n)} addrgenmode none`,
+      `link set ${bridgeName(n)} up`,
+    ]),
+  );
+}
+
+/** Namespace, veth pair, addresses, routes to every other address of the network, agent. */
+async function buildEndpoint(session: NetnsSession, host: Netns, p: EndpointPlan, all: readonly EndpointPlan[]): Promise<Endpoint> {
+  const ns = await session.create(p.key);
+  await ns.sysctl({
+    'net.ipv4.conf.all.rp_filter': 0,
+    'net.ipv4.conf.default.rp_filter': 0,
+    'net.ipv4.conf.all.arp_ignore': 0,
+    'net.ipv6.conf.all.accept_dad': 0,
+    'net.ipv6.conf.default.accept_dad': 0,
+    'net.ipv6.conf.all.accept_ra': 0,
+    'net.ipv6.conf.default.accept_ra': 0,
+    'net.ipv6.conf.default.router_solicitations': 0,
+  });
+  await host.ipBatch([
+    `link add ${p.hostDevice} type veth peer name eth0 netns ${ns.name}`,
+    `link set ${p.hostDevice} addrgenmode none`,
+    `link set ${p.hostDevice} master ${bridgeName(p.network)}`,
+    `link set ${p.hostDevice} up`,
+  ]);
+  const peers = all.filter((o) => o.network === p.network && o !== p);
+  const all3 = (o: EndpointPlan, f: Family): string[] => [...o.addrs[f], ...o.pairAddrs[f], ...o.spoofAddrs[f]];
+  const own = (f: Family): string[] => all3(p, f);
+  const routes = (f: Family): string[] => peers.flatMap((o) => all3(o, f)).filter((a) => !own(f).includes(a));
+  const first4 = p.addrs[4][0];
+  await ns.ipBatch([
+    ...(p.mac ? [`link set eth0 address ${p.mac}`] : []),
+    ...own(4).map((a) => `addr add ${a}/32 dev eth0`),
+    ...own(6).map((a) => `addr add ${a}/128 dev eth0 nodad`),
+    'link set eth0 up',
+    ...[...new Set(routes(4))].map((a) => `route add ${a}/32 dev eth0${first4 ? ` src ${first4}` : ''}`),
+    ...[...new Set(routes(6))].map((a) => `route add ${a}/128 dev eth0`),
+  ]);
+  const mac = p.mac ?? (JSON.parse(await ns.ip(['-j', 'link', 'show', 'eth0'])) as { address: string }[])[0]!.address;
+  const agent = await Agent.start(ns);
+  const services = p.services;
+  await agent.call('listen', {
+    tcp: [...new Set(FAMILIES.flatMap((f) => [services[f].tcpAllowed, services[f].tcpDenied]))],
+    udp: [...new Set([...FAMILIES.map((f) => services[f].udp), 68, 546])],
+    addrs: [...p.addrs[4], ...p.addrs[6]],
+  });
+  return { key: p.key, ns, port: p.port, network: p.network, mac, addrs: p.addrs, spoofAddrs: p.spoofAddrs, pairAddrs: p.pairAddrs, agent, macSpoofer: undefined, services };
+}
+
+/**
+ * The VM's own addresses behind a macvlan with another MAC, in a namespace of its own. It must
+ * never answer ARP/ND for those addresses (that would steal the VM's traffic), so neighbours
+ * are static, ARP replies are off and its ICMP/ICMPv6 output is dropped.
+ */
+async function buildMacSpoofer(session: NetnsSession, p: Endpoint, all: readonly Endpoint[]): Promise<Endpoint['macSpoofer']> {
+  const vm = p.ns;
+  const neighbours = all.filter((o) => o.network === p.network && o !== p);
+  const ns = await session.create(`${p.key}m`);
+  const mac = `02:5f:00:00:${p.key.replace(/\D/g, '').padStart(4, '0').replace(/(..)(..)/, '$1:$2')}`;
+  await ns.sysctl({
+    'net.ipv4.conf.all.arp_ignore': 8,
+    'net.ipv4.conf.default.arp_ignore': 8,
+    'net.ipv4.conf.all.rp_filter': 0,
+    'net.ipv4.conf.default.rp_filter': 0,
+    'net.ipv6.conf.all.accept_dad': 0,
+    'net.ipv6.conf.default.accept_dad': 0,
+    'net.ipv6.conf.default.addr_gen_mode': 1,
+  });
+  await ns.must(['nft', '-f', '-'], {
+    input: 'table inet quiet {\n chain out {\n  type filter hook output priority 0; policy accept;\n  meta l4proto { icmp, ipv6-icmp } drop\n }\n}\n',
+  });
+  await vm.ipBatch([`link add mv0 link eth0 address ${mac} type macvlan mode private`, `link set mv0 netns ${ns.name}`]);
+  await ns.ipBatch([
+    'link set mv0 addrgenmode none',
+    ...p.addrs[4].map((a) => `addr add ${a}/32 dev mv0`),
+    ...p.addrs[6].map((a) => `addr add ${a}/128 dev mv0 nodad`),
+    'link set mv0 up',
+    ...neighbours.flatMap((o) =>
+      FAMILIES.flatMap((f) => o.addrs[f].map((a) => `route add ${a}/${f === 4 ? 32 : 128} dev mv0`)),
+    ),
+    ...neighbours.flatMap((o) => FAMILIES.flatMap((f) => o.addrs[f].map((a) => `neigh replace ${a} lladdr ${o.mac} dev mv0 nud permanent`))),
+  ]);
+  const agent = await Agent.start(ns);
+  return { ns, mac, agent };
+}
+
+/** Bounded wait (5 s) until every bridge port forwards and every endpoint's link is up. */
+async function waitForLinks(host: Netns, endpoints: readonly Endpoint[]): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  for (;;) {
+    const ports = JSON.parse(await host.ip(['-j', '-d', 'link', 'show', 'type', 'veth'])) as {
+      ifname: string;
+      operstate: string;
+      linkinfo?: { info_slave_data?: { state?: string } };
+    }[];
+    const hostReady = ports.length === endpoints.length && ports.every((l) => l.operstate === 'UP' && l.linkinfo?.info_slave_data?.state === 'forwarding');
+    const vmReady = (
+      await Promise.all(endpoints.map(async (e) => (JSON.parse(await e.ns.ip(['-j', 'link', 'show', 'eth0'])) as { operstate: string }[])[0]?.operstate === 'UP'))
+    ).every(Boolean);
+    if (hostReady && vmReady) return;
+    if (Date.now() > deadline) throw new Error(`lab links not up within 5 s: ${JSON.stringify(ports.map((l) => [l.ifname, l.operstate, l.linkinfo?.info_slave_data?.state]))}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Probes
+
+export interface PathPacket {
+  readonly path: PacketPath;
+  readonly packet: Packet;
+}
+
+export interface Probe {
+  readonly label: string;
+  /** Every packet the probe needs to get through, in order; it succeeds iff all are accepted. */
+  readonly packets: readonly PathPacket[];
+  /** Observed: true when the probe got through. */
+  run(): Promise<boolean>;
+}
+
+export interface ProbeResult {
+  readonly lab: string;
+  readonly backend: string;
+  readonly probe: Probe;
+  readonly observed: boolean;
+  readonly expected: boolean;
+  readonly decisions: readonly (PathPacket & { readonly decision: Decision })[];
+  readonly modelJson: unknown;
+  /** How long the probe took. */
+  readonly ms: number;
+}
+
+const pathOf = (from: Endpoint, to: Endpoint): PacketPath => ({ fromDevice: from.port?.device, to: to.port?.device });
+
+function pkt(family: Family, protocol: number, src: string, dst: string, srcMac: string, ct: CtState, extra: Partial<Packet> = {}): Packet {
+  const s = parseAddress(src);
+  const d = parseAddress(dst);
+  if (!s || !d || s.family !== family || d.family !== family) throw new Error(`bad probe addresses ${src} -> ${dst}`);
+  return { family, protocol, src: s.addr, dst: d.addr, srcMac, ct, ...extra };
+}
+
+const ICMP_ECHO = { 4: { protocol: 1, request: 8, reply: 0 }, 6: { protocol: 58, request: 128, reply: 129 } } as const;
+
+export interface ProbeSpec {
+  readonly from: Endpoint;
+  readonly to: Endpoint;
+  readonly family: Family;
+  /** Source address (default: the sender's first address of the family). */
+  readonly src?: string;
+  /** Destination address (default: the receiver's first address of the family). */
+  readonly dst?: string;
+  readonly note?: string;
+}
+
+function ends(spec: ProbeSpec): { src: string; dst: string; label: (what: string) => string } {
+  const src = spec.src ?? spec.from.addrs[spec.family][0];
+  const dst = spec.dst ?? spec.to.addrs[spec.family][0];
+  if (src === undefined || dst === undefined) throw new Error(`no IPv${spec.family} address for ${spec.from.key} -> ${spec.to.key}`);
+  const label = (what: string): string => `${what} ${spec.from.key}(${src}) -> ${spec.to.key}(${dst})${spec.note ? ` [${spec.note}]` : ''}`;
+  return { src, dst, label };
+}
+
+/** ICMP(v6) echo: request and reply must both pass. */
+export function pingProbe(lab: Lab, spec: ProbeSpec): Probe {
+  const { from, to, family } = spec;
+  const { src, dst, label } = ends(spec);
+  const e = ICMP_ECHO[family];
+  return {
+    label: label(`ping -${family}`),
+    packets: [
+      { path: pathOf(from, to), packet: pkt(family, e.protocol, src, dst, from.mac, lab.ct(from.network, 'NEW'), { icmpType: e.request, icmpCode: 0 }) },
+      { path: pathOf(to, from), packet: pkt(family, e.protocol, dst, src, to.mac, lab.ct(from.network, 'ESTABLISHED'), { icmpType: e.reply, icmpCode: 0 }) },
+    ],
+    async run() {
+      const r = await from.ns.run(['ping', `-${family}`, '-n', '-q', '-c', '1', '-W', String(PROBE_TIMEOUT_MS / 1000), '-I', src, dst], { timeoutMs: PROBE_TIMEOUT_MS + 3_000 });
+      if (r.rc !== 0 && r.rc !== 1) throw new Error(`ping failed to run (rc=${r.rc}): ${r.stderr}`);
+      return r.rc === 0;
+    },
+  };
+}
+
+/**
+ * TCP: connect, send a token, read its echo. SYN and the first data go out, SYN-ACK and the echo
+ * come back as replies of the established connection.
+ */
+export function tcpProbe(lab: Lab, spec: ProbeSpec & { readonly port: number }): Probe {
+  const { from, to, family, port } = spec;
+  const { src, dst, label } = ends(spec);
+  const sport = lab.nextSport();
+  const fwd = (ct: CtState): PathPacket => ({ path: pathOf(from, to), packet: pkt(family, 6, src, dst, from.mac, lab.ct(from.network, ct), { srcPort: sport, dstPort: port }) });
+  const back = (): PathPacket => ({ path: pathOf(to, from), packet: pkt(family, 6, dst, src, to.mac, lab.ct(from.network, 'ESTABLISHED'), { srcPort: port, dstPort: sport }) });
+  return {
+    label: label(`tcp/${port} -${family}`),
+    packets: [fwd('NEW'), back(), fwd('ESTABLISHED'), back()],
+    async run() {
+      const r = await from.agent.call('tcp', { src, sport, dst, port, ms: PROBE_TIMEOUT_MS, token: lab.nextToken() });
+      return r.passed === true;
+    },
+  };
+}
+
+/** UDP to an echo server: the datagram and its echo (a reply) must both pass. */
+export function udpEchoProbe(lab: Lab, spec: ProbeSpec & { readonly port: number }): Probe {
+  const { from, to, family, port } = spec;
+  const { src, dst, label } = ends(spec);
+  const sport = lab.nextSport();
+  return {
+    label: label(`udp/${port} echo -${family}`),
+    packets: [
+      { path: pathOf(from, to), packet: pkt(family, 17, src, dst, from.mac, lab.ct(from.network, 'NEW'), { srcPort: sport, dstPort: port }) },
+      { path: pathOf(to, from), packet: pkt(family, 17, dst, src, to.mac, lab.ct(from.network, 'ESTABLISHED'), { srcPort: port, dstPort: sport }) },
+    ],
+    async run() {
+      const r = await from.agent.call('udp', { src, sport, dst, port, ms: PROBE_TIMEOUT_MS, token: lab.nextToken() });
+      return r.passed === true;
+    },
+  };
+}
+
+/**
+ * One datagram, observed at the receiver. `via` sends it (the VM itself, or its MAC spoofer,
+ * whose MAC then is the packet's source MAC); `sport` pins the source port (DHCP).
+ */
+export function udpOneWayProbe(
+  lab: Lab,
+  spec: ProbeSpec & { readonly port: number; readonly sport?: number; readonly via?: { readonly agent: Agent; readonly mac: string } },
+): Probe {
+  const { from, to, family, port } = spec;
+  const { src, dst, label } = ends(spec);
+  const sport = spec.sport ?? lab.nextSport();
+  const sender = spec.via ?? { agent: from.agent, mac: from.mac };
+  return {
+    label: label(`udp ${sport}->${port} one-way -${family}${spec.via ? ` from MAC ${sender.mac}` : ''}`),
+    packets: [{ path: pathOf(from, to), packet: pkt(family, 17, src, dst, sender.mac, lab.ct(from.network, 'NEW'), { srcPort: sport, dstPort: port }) }],
+    async run() {
+      const token = lab.nextToken();
+      const arrived = to.agent.waitForToken(token, PROBE_TIMEOUT_MS);
+      await sender.agent.call('udp', { src, sport, dst, port, ms: 1, token, reuse: spec.sport !== undefined });
+      return arrived;
+    },
+  };
+}
+
+/**
+ * The standard probe set of a lab: for every ordered pair of endpoints on one network and each
+ * family both have addresses in: ping, TCP to an allowed and a denied port, UDP echo, a VM
+ * acting as DHCP server, sending from an address pair, to a second fixed IP, spoofed source IP
+ * (ping and one-way UDP), spoofed source MAC; other-host
+ * members take part as senders and receivers with each of their addresses.
+ */
+export function standardProbes(lab: Lab): Probe[] {
+  const probes: Probe[] = [];
+  for (const from of lab.endpoints) {
+    for (const to of lab.endpoints) {
+      if (from === to || from.network !== to.network) continue;
+      for (const family of FAMILIES) {
+        if (from.addrs[family].length === 0 || to.addrs[family].length === 0) continue;
+        const s = to.services[family];
+        // Other hosts send from each of their addresses (members and a non-member).
+        const sources = from.port ? [undefined] : from.addrs[family];
+        for (const src of sources) {
+          const base = { from, to, family, ...(src !== undefined && { src }) };
+          probes.push(pingProbe(lab, base));
+          probes.push(tcpProbe(lab, { ...base, port: s.tcpAllowed }));
+          probes.push(tcpProbe(lab, { ...base, port: s.tcpDenied }));
+          probes.push(udpEchoProbe(lab, { ...base, port: s.udp }));
+        }
+        if (!from.port) continue;
+        const dhcp = family === 4 ? { sport: 67, port: 68 } : { sport: 547, port: 546 };
+        probes.push(udpOneWayProbe(lab, { from, to, family, ...dhcp, note: 'acting as DHCP server' }));
+        for (const dst of to.addrs[family].slice(1)) probes.push(pingProbe(lab, { from, to, family, dst, note: 'second fixed IP' }));
+        for (const pair of from.pairAddrs[family]) {
+          probes.push(pingProbe(lab, { from, to, family, src: pair, note: 'address pair' }));
+          probes.push(udpOneWayProbe(lab, { from, to, family, src: pair, port: s.udp, note: 'address pair' }));
+        }
+        for (const spoof of from.spoofAddrs[family]) {
+          probes.push(pingProbe(lab, { from, to, family, src: spoof, note: 'spoofed source IP' }));
+          probes.push(udpOneWayProbe(lab, { from, to, family, src: spoof, port: s.udp, note: 'spoofed source IP' }));
+        }
+        if (from.macSpoofer) {
+          probes.push(udpOneWayProbe(lab, { from, to, family, port: s.udp, via: from.macSpoofer, note: 'spoofed source MAC' }));
+        }
+      }
+    }
+  }
+  return probes;
+}
+
+/** A mismatch in full: the model, the probe, every packet with the evaluator's reasons. */
+export function describeMismatch(r: ProbeResult): string {
+  const v = (b: boolean): string => (b ? 'ACCEPT (got through)' : 'DROP (blocked)');
+  return [
+    `MISMATCH in lab ${r.lab} on ${r.backend}: ${r.probe.label}`,
+    `  kernel: ${v(r.observed)}    model: ${v(r.expected)}`,
+    '  packets, with the model evaluator\'s verdict:',
+    ...r.decisions.map((d) => formatExplanation(d.path, d.packet, d.decision).trimEnd().replace(/^/gm, '    ')),
+    '  model:',
+    JSON.stringify(r.modelJson, null, 1).replace(/^/gm, '    '),
+  ].join('\n');
+}
