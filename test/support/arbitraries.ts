@@ -5,8 +5,9 @@
  * Models are generated as a spec of small indexes into fixed pools and then resolved to JSON,
  * so every reference resolves (a remote group or address group that does not exist is mapped to
  * one that does), devices are unique, and shrinking works on plain records and arrays: a failing
- * case shrinks towards one group, one rule, one port, no members. All addresses come from the
- * documentation ranges (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24, 2001:db8::/32).
+ * case shrinks towards one group, one rule, one port, no members. Addresses come from the
+ * documentation ranges (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24, 2001:db8::/32), plus
+ * /0 prefixes, link-local and multicast addresses where those are the point.
  *
  * Every generated model compiles with both drivers and both remote-group modes: stateless and
  * stateful groups never meet on one port, stateless and stateful ports never share a network,
