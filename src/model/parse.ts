@@ -200,9 +200,10 @@ export function parseModel(input: unknown, options: ParseOptions = {}): Model {
 
   // Members from sg_member_ips, then from every device of each group.
   const memberLists = new Map<string, Prefix[]>();
-  const addMember = (group: string, p: Prefix, path: string): void => {
+  // `path` is a function: it is only needed for a warning, and members can number millions.
+  const addMember = (group: string, p: Prefix, path: () => string): void => {
     if (p.len === 0) {
-      c.warn(path, `member ${p.family === 4 ? '0.0.0.0/0' : '::/0'} of group "${group}" opens every rule that references the group to all addresses`);
+      c.warn(path(), `member ${p.family === 4 ? '0.0.0.0/0' : '::/0'} of group "${group}" opens every rule that references the group to all addresses`);
     }
     let l = memberLists.get(group);
     if (!l) memberLists.set(group, (l = []));
@@ -230,8 +231,8 @@ export function parseModel(input: unknown, options: ParseOptions = {}): Model {
     const port = parseDevice(c, raw, groups);
     if (!port) continue;
     for (const g of port.groups) {
-      port.fixedIps.forEach((p, i) => addMember(g, p, child(child(raw.path, 'fixed_ips'), i)));
-      port.addressPairs.forEach((ap, i) => addMember(g, ap.prefix, child(child(child(raw.path, 'allowed_address_pairs'), i), 'ip_address')));
+      port.fixedIps.forEach((p, i) => addMember(g, p, () => child(child(raw.path, 'fixed_ips'), i)));
+      port.addressPairs.forEach((ap, i) => addMember(g, ap.prefix, () => child(child(child(raw.path, 'allowed_address_pairs'), i), 'ip_address')));
     }
     const local = options.host === undefined || port.host === options.host;
     if (options.host !== undefined && port.host === undefined) {
@@ -487,7 +488,7 @@ function parseMemberIps(
   c: Collector,
   group: string,
   v: Json,
-  add: (group: string, p: Prefix, path: string) => void,
+  add: (group: string, p: Prefix, path: () => string) => void,
 ): void {
   const path = child('$.sg_member_ips', group);
   if (!isObj(v)) {
@@ -506,21 +507,22 @@ function parseMemberIps(
       continue;
     }
     list.forEach((m, i) => {
-      const mp = child(kp, i);
+      // Paths are built only when needed: this runs once per member.
+      const mp = (): string => child(kp, i);
       let ipText: Json | undefined = m;
       let ipPath = mp;
       if (Array.isArray(m)) {
         ipText = m[0];
-        ipPath = child(mp, 0);
+        ipPath = () => child(mp(), 0);
         const mac = m[1];
         if (m.length > 2 || (mac !== undefined && mac !== null && (typeof mac !== 'string' || parseMac(mac) === undefined))) {
-          c.error(mp, 'a member is "ip" or ["ip", "mac"] with a valid MAC address');
+          c.error(mp(), 'a member is "ip" or ["ip", "mac"] with a valid MAC address');
           return;
         }
       }
       const p = typeof ipText === 'string' ? parsePrefix(ipText) : 'must be an IP address or prefix';
-      if (typeof p === 'string') c.error(ipPath, p);
-      else if (p.prefix.family !== family) c.error(ipPath, `${printable(ipText as string)} is not an IPv${family} address`);
+      if (typeof p === 'string') c.error(ipPath(), p);
+      else if (p.prefix.family !== family) c.error(ipPath(), `${printable(ipText as string)} is not an IPv${family} address`);
       else add(group, p.prefix, ipPath);
     });
   }

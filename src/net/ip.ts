@@ -161,9 +161,16 @@ export function parsePrefix(text: string): ParsedPrefix | string {
   return { prefix: { family: parsed.family, addr: net, len }, hadHostBits: net !== parsed.addr };
 }
 
+// Text of every byte: printing members is hot, and number-to-string conversions are not free.
+const DECIMAL = Array.from({ length: 256 }, (_, i) => String(i));
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16));
+const HEX2 = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+/** A 16-bit word in hex without leading zeros. */
+const hexWord = (w: number): string => (w < 256 ? HEX[w]! : HEX[w >>> 8]! + HEX2[w & 255]!);
+
 export function formatV4(addr: bigint): string {
   const n = Number(addr);
-  return `${(n >>> 24) & 255}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+  return `${DECIMAL[n >>> 24]}.${DECIMAL[(n >>> 16) & 255]}.${DECIMAL[(n >>> 8) & 255]}.${DECIMAL[n & 255]}`;
 }
 
 /** RFC 5952 text, exactly as glibc's inet_ntop prints it (and so as iptables-save does). */
@@ -203,7 +210,7 @@ export function formatV6(addr: bigint): string {
       i += bestLen - 1;
       continue;
     }
-    out += words[i]!.toString(16);
+    out += hexWord(words[i]!);
     if (i < 7) out += ':';
   }
   return out;

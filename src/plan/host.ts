@@ -128,7 +128,7 @@ function groupChainRules(
   const out: Rule[] = [];
   const seen = new Set<string>();
   const push = (r: Rule): void => {
-    const key = JSON.stringify(r.matches, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString(16) : v));
+    const key = matchesKey(r.matches);
     if (seen.has(key)) return; // an identical earlier rule already allows it
     seen.add(key);
     out.push(r);
@@ -159,6 +159,38 @@ function groupChainRules(
     }
   }
   return out;
+}
+
+/**
+ * Equal for equal match lists (to drop duplicate rules). Hand-built rather than JSON.stringify:
+ * in expanded mode this runs once per member.
+ */
+function matchesKey(matches: readonly Match[]): string {
+  let k = '';
+  for (const m of matches) {
+    switch (m.kind) {
+      case 'src':
+      case 'dst':
+        k += `${m.kind}=${prefixKey(m.prefix)};`;
+        break;
+      case 'protocol':
+        k += `p=${m.protocol};`;
+        break;
+      case 'srcPort':
+      case 'dstPort':
+        k += `${m.kind}=${m.range.min}-${m.range.max};`;
+        break;
+      case 'icmp':
+        k += `icmp=${m.type}/${m.code ?? ''};`;
+        break;
+      case 'set':
+        k += `set=${m.set.kind}/${m.set.family}/${m.dir}/${m.set.id};`;
+        break;
+      default:
+        k += JSON.stringify(m, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString(16) : v)) + ';';
+    }
+  }
+  return k;
 }
 
 function planSet(model: Model, ref: SetRef, doAggregate: boolean): SetPlan {

@@ -50,7 +50,8 @@ export function renderIpset(sets: readonly SetPlan[], name: (ref: SetRef) => str
     // A temporary set left over by an interrupted run may have another header: remove it first.
     lines.push(`destroy ${temp} -exist`);
     lines.push(`create ${temp} ${header}`);
-    for (const m of s.members) lines.push(`add ${temp} ${entry(m)}`);
+    // One join per set rather than a string per line: sets can hold millions of entries.
+    if (s.members.length > 0) lines.push(`add ${temp} ` + s.members.map(entry).join(`\nadd ${temp} `));
     lines.push(`create ${live} ${header} -exist`);
     lines.push(`swap ${temp} ${live}`);
     lines.push(`destroy ${temp}`);
