@@ -34,6 +34,12 @@ import { type Background, type Netns, NetnsSession, mapLimit } from './netns.js'
 const FAMILIES: readonly Family[] = [4, 6];
 /** How long a probe waits for its answer: one TCP SYN, one ping. */
 const PROBE_TIMEOUT_MS = 1_000;
+/**
+ * A probe the model expects through but that timed out is tried once more, afresh, with this
+ * longer timeout: a loaded machine must not turn a slow answer into a "drop". (The opposite
+ * error cannot come from slowness: a blocked packet never arrives.)
+ */
+const RETRY_TIMEOUT_MS = 3_000;
 /** Probes in flight at once (each blocked one costs a timeout, not CPU). */
 const PROBE_CONCURRENCY = 48;
 /** Hard lifetime of an agent process, whatever happens to the test. */
@@ -545,17 +551,27 @@ export class Lab {
     return this.notrackNetworks.has(network) ? 'UNTRACKED' : state;
   }
 
+  /** Probes tried a second time (expected through, timed out at first), with how long they took. */
+  readonly retried: string[] = [];
+
   /** Run probes concurrently; compare each with the evaluator on the lab's current model. */
   async run(probes: readonly Probe[]): Promise<ProbeResult[]> {
     const model = this.model;
     const modelJson = this.modelJson;
-    return mapLimit(probes, PROBE_CONCURRENCY, async (probe) => {
+    const once = async (probe: Probe, timeoutMs: number): Promise<ProbeResult> => {
       const t0 = Date.now();
-      const observed = await probe.run();
+      const observed = await probe.run(timeoutMs);
       const ms = Date.now() - t0;
       const decisions = probe.packets.map((p) => ({ ...p, decision: evaluate(model, p.path, p.packet) }));
       const expected = decisions.every((d) => d.decision.verdict === 'ACCEPT');
       return { lab: this.label, backend: this.loader.name, probe, observed, expected, decisions, modelJson, ms };
+    };
+    return mapLimit(probes, PROBE_CONCURRENCY, async (probe) => {
+      const first = await once(probe, PROBE_TIMEOUT_MS);
+      if (first.observed || !first.expected) return first;
+      const second = await once(probe.fresh(), RETRY_TIMEOUT_MS);
+      this.retried.push(`${this.label}/${this.loader.name}: ${probe.label} (${second.observed ? `through after ${second.ms} ms` : 'blocked again'})`);
+      return second;
     });
   }
 }
@@ -697,8 +713,10 @@ export interface Probe {
   readonly label: string;
   /** Every packet the probe needs to get through, in order; it succeeds iff all are accepted. */
   readonly packets: readonly PathPacket[];
-  /** Observed: true when the probe got through. */
-  run(): Promise<boolean>;
+  /** Observed: true when the probe got through within `timeoutMs`. */
+  run(timeoutMs: number): Promise<boolean>;
+  /** The same probe with new source port and token (for a retry). */
+  fresh(): Probe;
 }
 
 export interface ProbeResult {
@@ -754,8 +772,9 @@ export function pingProbe(lab: Lab, spec: ProbeSpec): Probe {
       { path: pathOf(from, to), packet: pkt(family, e.protocol, src, dst, from.mac, lab.ct(from.network, 'NEW'), { icmpType: e.request, icmpCode: 0 }) },
       { path: pathOf(to, from), packet: pkt(family, e.protocol, dst, src, to.mac, lab.ct(from.network, 'ESTABLISHED'), { icmpType: e.reply, icmpCode: 0 }) },
     ],
-    async run() {
-      const r = await from.ns.run(['ping', `-${family}`, '-n', '-q', '-c', '1', '-W', String(PROBE_TIMEOUT_MS / 1000), '-I', src, dst], { timeoutMs: PROBE_TIMEOUT_MS + 3_000 });
+    fresh: () => pingProbe(lab, spec),
+    async run(ms) {
+      const r = await from.ns.run(['ping', `-${family}`, '-n', '-q', '-c', '1', '-W', String(ms / 1000), '-I', src, dst], { timeoutMs: ms + 3_000 });
       if (r.rc !== 0 && r.rc !== 1) throw new Error(`ping failed to run (rc=${r.rc}): ${r.stderr}`);
       return r.rc === 0;
     },
@@ -775,8 +794,9 @@ export function tcpProbe(lab: Lab, spec: ProbeSpec & { readonly port: number }):
   return {
     label: label(`tcp/${port} -${family}`),
     packets: [fwd('NEW'), back(), fwd('ESTABLISHED'), back()],
-    async run() {
-      const r = await from.agent.call('tcp', { src, sport, dst, port, ms: PROBE_TIMEOUT_MS, token: lab.nextToken() });
+    fresh: () => tcpProbe(lab, spec),
+    async run(ms) {
+      const r = await from.agent.call('tcp', { src, sport, dst, port, ms, token: lab.nextToken() });
       return r.passed === true;
     },
   };
@@ -793,8 +813,9 @@ export function udpEchoProbe(lab: Lab, spec: ProbeSpec & { readonly port: number
       { path: pathOf(from, to), packet: pkt(family, 17, src, dst, from.mac, lab.ct(from.network, 'NEW'), { srcPort: sport, dstPort: port }) },
       { path: pathOf(to, from), packet: pkt(family, 17, dst, src, to.mac, lab.ct(from.network, 'ESTABLISHED'), { srcPort: port, dstPort: sport }) },
     ],
-    async run() {
-      const r = await from.agent.call('udp', { src, sport, dst, port, ms: PROBE_TIMEOUT_MS, token: lab.nextToken() });
+    fresh: () => udpEchoProbe(lab, spec),
+    async run(ms) {
+      const r = await from.agent.call('udp', { src, sport, dst, port, ms, token: lab.nextToken() });
       return r.passed === true;
     },
   };
@@ -815,9 +836,10 @@ export function udpOneWayProbe(
   return {
     label: label(`udp ${sport}->${port} one-way -${family}${spec.via ? ` from MAC ${sender.mac}` : ''}`),
     packets: [{ path: pathOf(from, to), packet: pkt(family, 17, src, dst, sender.mac, lab.ct(from.network, 'NEW'), { srcPort: sport, dstPort: port }) }],
-    async run() {
+    fresh: () => udpOneWayProbe(lab, spec),
+    async run(ms) {
       const token = lab.nextToken();
-      const arrived = to.agent.waitForToken(token, PROBE_TIMEOUT_MS);
+      const arrived = to.agent.waitForToken(token, ms);
       await sender.agent.call('udp', { src, sport, dst, port, ms: 1, token, reuse: spec.sport !== undefined });
       return arrived;
     },
