@@ -132,6 +132,19 @@ describe('validation messages', () => {
       ['$.devices["p-1"].security_groups: a port cannot mix stateful and stateless security groups'],
     ],
     [
+      'hybrid bridge devices that two port ids would share',
+      {
+        security_groups: { sg: { rules: [] } },
+        devices: {
+          'bbbbbbbb-2222-4222-8222-000000000001': port({ device: 'tap1' }),
+          'bbbbbbbb-2222-4222-8222-000000000002': port({ device: 'tap2', fixed_ips: ['192.0.2.12'] }),
+        },
+      },
+      [
+        '$.devices["bbbbbbbb-2222-4222-8222-000000000002"]: the hybrid driver names this port\'s bridge devices (qvbbbbbbbbb-22, qbr…) from the first 11 characters of its id, like port "bbbbbbbb-2222-4222-8222-000000000001"\'s: ids must differ there',
+      ],
+    ],
+    [
       'groups on a port without port security',
       { security_groups: { sg: { rules: [] } }, devices: { 'p-1': port({ port_security_enabled: false }) } },
       ['$.devices["p-1"].security_groups: a port with port_security_enabled false cannot have security groups'],

@@ -11,6 +11,7 @@ import { CT_ZONE_MAX, IFNAME_MAX, MODEL_ID_MAX } from '../limits.js';
 import {
   type Family,
   type Prefix,
+  comparePrefix,
   hostPrefix,
   parseAddress,
   parseMac,
@@ -364,7 +365,28 @@ function parseGroup(
     seen.add(key);
     rules.push(rule);
   });
+  // All group rules allow, so their order carries no meaning: sort them for byte-identical
+  // output whatever order they arrive in (the origin index still names the input position).
+  rules.sort(compareRules);
   return { id, stateful: stateful ?? ruleStateful ?? true, rules };
+}
+
+const REMOTE_ORDER = { any: 0, prefix: 1, group: 2, addressGroup: 3 } as const;
+
+function compareRules(a: GroupRule, b: GroupRule): number {
+  const num = (x: number | undefined): number => (x === undefined ? -1 : x);
+  return (
+    a.family - b.family ||
+    compareStrings(a.direction, b.direction) ||
+    REMOTE_ORDER[a.remote.kind] - REMOTE_ORDER[b.remote.kind] ||
+    (a.remote.kind === 'prefix' && b.remote.kind === 'prefix' ? comparePrefix(a.remote.prefix, b.remote.prefix) : 0) ||
+    ('id' in a.remote && 'id' in b.remote ? compareStrings(a.remote.id, b.remote.id) : 0) ||
+    num(a.protocol) - num(b.protocol) ||
+    num(a.ports?.min) - num(b.ports?.min) ||
+    num(a.ports?.max) - num(b.ports?.max) ||
+    num(a.icmp?.type) - num(b.icmp?.type) ||
+    num(a.icmp?.code) - num(b.icmp?.code)
+  );
 }
 
 function ruleKey(r: GroupRule): string {
@@ -667,6 +689,7 @@ function parseDevice(
   }
 
   if (c.issues.length > before) return undefined;
+  fixedIps.sort(comparePrefix);
   return { id, device, mac, fixedIps, addressPairs, groups: groupList, kind, networkId, host, stateful, pinnedZone };
 }
 

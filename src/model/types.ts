@@ -37,7 +37,7 @@ export interface GroupRule {
 export interface SecurityGroup {
   readonly id: string;
   readonly stateful: boolean;
-  /** Normalised, de-duplicated (first occurrence kept), in input order. */
+  /** Normalised, de-duplicated (first occurrence kept), sorted (all rules allow: order is free). */
   readonly rules: readonly GroupRule[];
 }
 
@@ -59,7 +59,7 @@ export interface Port {
   /** Host-side interface (tap) name. */
   readonly device: string;
   readonly mac: string;
-  /** Host prefixes (/32, /128) in input order (DHCP rules follow it), duplicates removed. */
+  /** Host prefixes (/32, /128), sorted, duplicates removed. */
   readonly fixedIps: readonly Prefix[];
   readonly addressPairs: readonly AddressPair[];
   /** Sorted group ids. */

@@ -72,8 +72,35 @@ const rule = (matches: Match[], verdict: Rule['verdict'], comment?: Rule['commen
   kind: 'rule',
   rule: { matches, verdict, ...(comment !== undefined && { comment }) },
 });
-const ESTABLISHED = (): Step => rule([{ kind: 'ctState', states: ['RELATED', 'ESTABLISHED'] }], 'allow', 'established');
-const INVALID = (): Step => rule([{ kind: 'ctState', states: ['INVALID'] }], 'drop', 'invalidDrop');
+// Steps that do not depend on the port are single shared objects, so that printers can render
+// each of them once per host instead of once per port.
+const ESTABLISHED_STEP = rule([{ kind: 'ctState', states: ['RELATED', 'ESTABLISHED'] }], 'allow', 'established');
+const INVALID_STEP = rule([{ kind: 'ctState', states: ['INVALID'] }], 'drop', 'invalidDrop');
+const ESTABLISHED = (): Step => ESTABLISHED_STEP;
+const INVALID = (): Step => INVALID_STEP;
+const GROUPS: Step = { kind: 'groups' };
+const FALLBACK: Step = { kind: 'fallback' };
+const ANTI_SPOOF: Step = { kind: 'antiSpoof' };
+const V4_STEPS = {
+  dhcpBroadcast: rule([{ kind: 'dst', prefix: V4_BROADCAST }, ...udp(67, 68)], 'allow', 'dhcpServer'),
+  dhcpDiscover: rule([{ kind: 'src', prefix: V4_ANY_HOST }, { kind: 'dst', prefix: V4_BROADCAST }, ...udp(68, 67)], 'allow', 'dhcpClient'),
+  dhcpClient: rule(udp(68, 67), 'allow', 'dhcpClient'),
+  dhcpSpoof: rule(udp(67, 68), 'drop', 'dhcpSpoof'),
+};
+const V6_STEPS = {
+  // Neighbour discovery and MLD queries are conntrack-UNTRACKED: accept them explicitly.
+  ndAllow: [130, 135, 136].map((t) => rule(icmpv6(t), 'allow', 'ndAllow')),
+  raAllow: rule(icmpv6(134), 'allow', 'raAllow'),
+  dhcpLinkLocal: rule([{ kind: 'dst', prefix: V6_LINK_LOCAL }, ...udp(547, 546)], 'allow', 'dhcpServer'),
+  // MLD reports and DAD solicitations leave from :: before the VM has an address.
+  fromUnspecified: [131, 135, 143].map((t) =>
+    rule([{ kind: 'src', prefix: V6_UNSPECIFIED }, { kind: 'dst', prefix: V6_ALL_NODES_LINK }, ...icmpv6(t)], 'allow', 'icmpv6Allow'),
+  ),
+  raDrop: rule(icmpv6(134), 'drop', 'raDrop'),
+  icmpv6Allow: rule([{ kind: 'protocol', protocol: ICMPV6 }], 'allow', 'icmpv6Allow'),
+  dhcpClient: rule(udp(546, 547), 'allow', 'dhcpClient'),
+  dhcpSpoof: rule(udp(547, 546), 'drop', 'dhcpSpoof'),
+};
 
 export function planHost(model: Model, options: PlanOptions): HostPlan {
   const filtered = model.ports.filter((p) => p.kind === 'filtered');
@@ -213,11 +240,7 @@ function planPortFamily(port: Port, family: Family, groupChains: ReadonlyMap<str
   const fixed = port.fixedIps.filter((p) => p.family === family);
   const chainsOf = (d: Direction): string[] =>
     port.groups.map((g) => groupChainKey(g, d, family)).filter((k) => groupChains.has(k));
-  const tail = (): Step[] => [
-    { kind: 'groups' },
-    ...(port.stateful ? [INVALID()] : []),
-    { kind: 'fallback' },
-  ];
+  const tail = (): Step[] => [GROUPS, ...(port.stateful ? [INVALID()] : []), FALLBACK];
   const state = port.stateful ? [ESTABLISHED()] : [];
 
   let ingress: Step[];
@@ -226,37 +249,26 @@ function planPortFamily(port: Port, family: Family, groupChains: ReadonlyMap<str
     ingress = [
       ...state,
       ...fixed.map((ip) => rule([{ kind: 'dst', prefix: ip }, ...udp(67, 68)], 'allow', 'dhcpServer')),
-      rule([{ kind: 'dst', prefix: V4_BROADCAST }, ...udp(67, 68)], 'allow', 'dhcpServer'),
+      V4_STEPS.dhcpBroadcast,
       ...tail(),
     ];
-    egress = [
-      rule([{ kind: 'src', prefix: V4_ANY_HOST }, { kind: 'dst', prefix: V4_BROADCAST }, ...udp(68, 67)], 'allow', 'dhcpClient'),
-      { kind: 'antiSpoof' },
-      rule(udp(68, 67), 'allow', 'dhcpClient'),
-      rule(udp(67, 68), 'drop', 'dhcpSpoof'),
-      ...state,
-      ...tail(),
-    ];
+    egress = [V4_STEPS.dhcpDiscover, ANTI_SPOOF, V4_STEPS.dhcpClient, V4_STEPS.dhcpSpoof, ...state, ...tail()];
   } else {
     ingress = [
-      // Neighbour discovery and MLD queries are conntrack-UNTRACKED: accept them explicitly.
-      ...[130, 135, 136].map((t) => rule(icmpv6(t), 'allow', 'ndAllow')),
+      ...V6_STEPS.ndAllow,
       ...state,
-      ...(fixed.length > 0 ? [rule(icmpv6(134), 'allow', 'raAllow')] : []),
+      ...(fixed.length > 0 ? [V6_STEPS.raAllow] : []),
       ...fixed.map((ip) => rule([{ kind: 'dst', prefix: ip }, ...udp(547, 546)], 'allow', 'dhcpServer')),
-      rule([{ kind: 'dst', prefix: V6_LINK_LOCAL }, ...udp(547, 546)], 'allow', 'dhcpServer'),
+      V6_STEPS.dhcpLinkLocal,
       ...tail(),
     ];
     egress = [
-      // MLD reports and DAD solicitations leave from :: before the VM has an address.
-      ...[131, 135, 143].map((t) =>
-        rule([{ kind: 'src', prefix: V6_UNSPECIFIED }, { kind: 'dst', prefix: V6_ALL_NODES_LINK }, ...icmpv6(t)], 'allow', 'icmpv6Allow'),
-      ),
-      { kind: 'antiSpoof' },
-      rule(icmpv6(134), 'drop', 'raDrop'),
-      rule([{ kind: 'protocol', protocol: ICMPV6 }], 'allow', 'icmpv6Allow'),
-      rule(udp(546, 547), 'allow', 'dhcpClient'),
-      rule(udp(547, 546), 'drop', 'dhcpSpoof'),
+      ...V6_STEPS.fromUnspecified,
+      ANTI_SPOOF,
+      V6_STEPS.raDrop,
+      V6_STEPS.icmpv6Allow,
+      V6_STEPS.dhcpClient,
+      V6_STEPS.dhcpSpoof,
       ...state,
       ...tail(),
     ];
@@ -316,11 +328,21 @@ function planZones(filtered: readonly Port[], driver: FirewallDriver): ZonePlan[
   const pending: Pending[] = [];
   const issues: { path: string; message: string }[] = [];
   if (driver === 'hybrid') {
+    const qvbOwner = new Map<string, string>();
     for (const p of filtered) {
-      // The hybrid driver's bridge-side veth is derived from the port id: it must be a valid name.
-      if (!DEVICE_NAME.test(`qvb${p.id}`.slice(0, IFNAME_MAX - 1))) {
+      // The hybrid driver's bridge (qbr) and its veth (qvb) are named from the port id's first
+      // 11 characters, as Neutron names them: they must be valid names, and distinct.
+      const qvb = `qvb${p.id}`.slice(0, IFNAME_MAX - 1);
+      if (!DEVICE_NAME.test(qvb)) {
         issues.push({ path: child('$.devices', p.id), message: 'the port id cannot form the hybrid driver\'s qvb device name (use letters, digits, "_", ".", "-")' });
       }
+      const other = qvbOwner.get(qvb);
+      if (other !== undefined) {
+        issues.push({
+          path: child('$.devices', p.id),
+          message: `the hybrid driver names this port's bridge devices (${qvb}, qbr…) from the first 11 characters of its id, like port "${other}"'s: ids must differ there`,
+        });
+      } else qvbOwner.set(qvb, p.id);
       pending.push({ key: p.id, ports: [p], pinned: p.pinnedZone, stateful: p.stateful, bridge: undefined });
     }
   } else {

@@ -111,13 +111,20 @@ export function portByDevice(model: Model, device: string): Port {
 }
 
 /**
- * Conntrack state as the filter table sees it: the kernel never tracks ICMPv6 neighbour
- * solicitations/advertisements (preamble item 12), and a stateless port's traffic is notracked
- * in the raw table (preamble item 7).
+ * ICMPv6 types conntrack never tracks (the kernel's nf_conntrack_proto_icmpv6 `noct_valid_new`):
+ * MLD 130-132 and 143, router solicitation/advertisement 133/134, neighbour discovery 135/136.
  */
-export function effectiveCt(packet: Packet, sender: Port | undefined): CtState {
-  if (isIcmpv6(packet) && (packet.icmpType === 135 || packet.icmpType === 136)) return 'UNTRACKED';
-  if (sender && sender.kind === 'filtered' && !sender.stateful) return 'UNTRACKED';
+export const UNTRACKED_ICMPV6: ReadonlySet<number> = new Set([130, 131, 132, 133, 134, 135, 136, 143]);
+
+/**
+ * Conntrack state as a stateful port's check sees it: untracked ICMPv6 is UNTRACKED, anything
+ * else has the state of the flow. A stateless sender does not change that: its traffic is
+ * notracked only where it enters (and its own checks have no state rules); the receiving port's
+ * bridge tracks the packet again in the receiver's zone (hybrid: a veth hop between per-port
+ * bridges resets conntrack; linuxbridge: stateful and stateless ports never share a bridge).
+ */
+export function effectiveCt(packet: Packet): CtState {
+  if (isIcmpv6(packet) && packet.icmpType !== undefined && UNTRACKED_ICMPV6.has(packet.icmpType)) return 'UNTRACKED';
   return packet.ct;
 }
 
@@ -130,7 +137,7 @@ type Step = Check | undefined;
 /** The check of traffic the port receives (§4.1). */
 export function evaluateIngress(model: Model, port: Port, packet: Packet, opts: { sender?: Port | undefined } = {}): Check {
   if (port.kind !== 'filtered') return unfiltered('ingress', port);
-  const ct = effectiveCt(packet, opts.sender);
+  const ct = effectiveCt(packet);
   const c = new Checker('ingress', port, packet);
   const f = packet.family;
   return (
@@ -147,7 +154,7 @@ export function evaluateIngress(model: Model, port: Port, packet: Packet, opts: 
 /** The check of traffic the port sends (§4.2, §4.3), including anti-spoofing (§5). */
 export function evaluateEgress(model: Model, port: Port, packet: Packet): Check {
   if (port.kind !== 'filtered') return unfiltered('egress', port);
-  const ct = effectiveCt(packet, port);
+  const ct = effectiveCt(packet);
   const c = new Checker('egress', port, packet);
   const { client, server } = DHCP[packet.family];
   const before: Step =

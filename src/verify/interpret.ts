@@ -54,6 +54,13 @@ export interface InterpretOptions {
    * it (linuxbridge: `brq<network>`; hybrid: the per-port `qbr<port>`). Unknown devices have none.
    */
   readonly bridgeOf?: ReadonlyMap<string, string>;
+  /**
+   * Hybrid driver: each local tap's bridge-side veth (`qvb<port>`), the other port of its own
+   * bridge. A packet then crosses the sender's bridge (tap -> qvb) and the receiver's bridge
+   * (qvb -> tap) as two passes through the hooks, and conntrack starts afresh in each (the veth
+   * hop between them resets it). Without this map, a packet crosses one shared bridge.
+   */
+  readonly bridgeSideOf?: ReadonlyMap<string, string>;
 }
 
 export interface Interpretation extends Decision {
@@ -79,28 +86,67 @@ export function kernelCtState(packet: Packet): CtState {
 
 /** Decide a packet on a path, with the trace of every rule whose target was taken. */
 export function interpret(rs: Ruleset, path: PacketPath, packet: Packet, options: InterpretOptions = {}): Interpretation {
-  const ipt = rs.families[packet.family];
-  const physIn = path.fromDevice ?? UPLINK;
   const toHost = path.to === 'host';
-  const physOut = toHost ? undefined : (path.to ?? UPLINK);
-  // The bridge the packet crosses: the sender's, or for a packet from elsewhere the receiver's.
-  const localDevice = path.fromDevice ?? (toHost ? undefined : path.to);
-  const inInterface = localDevice === undefined ? undefined : options.bridgeOf?.get(localDevice);
+  const bridgeOf = (dev: string | undefined) => (dev === undefined ? undefined : options.bridgeOf?.get(dev));
+  const side = options.bridgeSideOf;
+  if (side === undefined || toHost) {
+    // One bridge: the sender's, or for a packet from elsewhere the receiver's.
+    const local = path.fromDevice ?? (toHost ? undefined : path.to);
+    return pass(rs, packet, {
+      physIn: path.fromDevice ?? UPLINK,
+      physOut: toHost ? undefined : (path.to ?? UPLINK),
+      inInterface: bridgeOf(local),
+    });
+  }
+  // Hybrid: out of the sender's own bridge, then into the receiver's.
+  const hops: Hop[] = [];
+  if (path.fromDevice !== undefined) {
+    hops.push({ physIn: path.fromDevice, physOut: side.get(path.fromDevice) ?? UPLINK, inInterface: bridgeOf(path.fromDevice) });
+  }
+  if (path.to !== undefined) hops.push({ physIn: side.get(path.to) ?? UPLINK, physOut: path.to, inInterface: bridgeOf(path.to) });
+  if (hops.length === 0) hops.push({ physIn: UPLINK, physOut: UPLINK, inInterface: undefined });
+  let result: Interpretation | undefined;
+  const reasons: string[] = [];
+  for (const hop of hops) {
+    result = pass(rs, packet, hop);
+    reasons.push(...result.reasons);
+    if (result.verdict === 'DROP') break;
+  }
+  return { ...result!, reasons };
+}
 
+interface Hop {
+  readonly physIn: string;
+  /** undefined: delivered to this host (INPUT). */
+  readonly physOut: string | undefined;
+  readonly inInterface: string | undefined;
+}
+
+/** One pass through the hooks of one bridge: raw PREROUTING, conntrack, filter. */
+function pass(rs: Ruleset, packet: Packet, hop: Hop): Interpretation {
+  const ipt = rs.families[packet.family];
   const table = (name: TableName) => {
     const t = ipt.tables.get(name);
     if (!t) throw new Error(`${ipt.file} has no ${name} table`);
     return t;
   };
-  const base = { packet, inInterface };
-  const raw = traverse(table('raw'), 'PREROUTING', { ...base, ct: packet.ct, bridge: { physIn, physOut: undefined } }, rs.sets);
+  const base = { packet, inInterface: hop.inInterface };
+  const raw = traverse(table('raw'), 'PREROUTING', { ...base, ct: packet.ct, bridge: { physIn: hop.physIn, physOut: undefined } }, rs.sets);
   const zone = raw.ct === undefined ? undefined : 'notrack' in raw.ct ? ('notrack' as const) : raw.ct.zone;
   if (raw.verdict === 'DROP') return { verdict: 'DROP', reasons: raw.trace, ct: packet.ct, zone };
 
   const ct: CtState = zone === 'notrack' ? 'UNTRACKED' : kernelCtState(packet);
-  const filterCtx: HookContext = { ...base, ct, bridge: { physIn, physOut } };
-  const filter = traverse(table('filter'), toHost ? 'INPUT' : 'FORWARD', filterCtx, rs.sets);
+  const filterCtx: HookContext = { ...base, ct, bridge: { physIn: hop.physIn, physOut: hop.physOut } };
+  const filter = traverse(table('filter'), hop.physOut === undefined ? 'INPUT' : 'FORWARD', filterCtx, rs.sets);
   return { verdict: filter.verdict, reasons: [...raw.trace, ...filter.trace], ct, zone };
+}
+
+/** The interpreter options that describe a host built the way the driver builds it. */
+export function hostTopology(model: Model, driver: FirewallDriver): InterpretOptions {
+  const bridgeOf = bridgeDevices(model, driver);
+  if (driver === 'linuxbridge') return { bridgeOf };
+  const bridgeSideOf = new Map(model.ports.map((p) => [p.device, `qvb${p.id}`.slice(0, IFNAME_MAX - 1)] as const));
+  return { bridgeOf, bridgeSideOf };
 }
 
 /**

@@ -8,8 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { compile } from '../../src/compile.js';
 import { parseModel } from '../../src/model/parse.js';
 import { evaluate } from '../../src/semantics/evaluate.js';
-import { bridgeDevices, interpret, kernelCtState, loadRuleset } from '../../src/verify/interpret.js';
-import type { Packet } from '../../src/verify/packet.js';
+import { hostTopology, interpret, loadRuleset } from '../../src/verify/interpret.js';
 import { modelArb, packetSpecArb, resolvePacket, showPathPacket } from '../support/arbitraries.js';
 
 const MODES = [
@@ -18,13 +17,6 @@ const MODES = [
   { remoteGroups: 'ipset', driver: 'linuxbridge' },
   { remoteGroups: 'expanded', driver: 'linuxbridge' },
 ] as const;
-
-/**
- * The state conntrack reports for the packet. The kernel never tracks ICMPv6 types 130-136 and
- * 143; evaluate()'s effectiveCt() knows only 135/136, so an RS/RA/MLD packet asked for as
- * ESTABLISHED (which the kernel cannot produce) is handed to both sides as UNTRACKED.
- */
-const asConntrackSeesIt = (p: Packet): Packet => ({ ...p, ct: kernelCtState(p) });
 
 const RUNS = Number(process.env['SGNF_PROPERTY_RUNS'] ?? 200);
 
@@ -35,12 +27,12 @@ describe('interpreter verdict on the compiled ruleset == model evaluator verdict
         fc.property(modelArb, fc.array(packetSpecArb, { minLength: 1, maxLength: 25 }), (json, specs) => {
           const model = parseModel(json);
           const rs = loadRuleset(compile(json, mode).files);
-          const bridgeOf = bridgeDevices(model, mode.driver);
+          const topology = hostTopology(model, mode.driver);
           for (const spec of specs) {
             const resolved = resolvePacket(model, spec, { sameNetwork: mode.driver === 'linuxbridge' });
-            const pp = { ...resolved, packet: asConntrackSeesIt(resolved.packet) };
+            const pp = resolved;
             const want = evaluate(model, pp.path, pp.packet);
-            const got = interpret(rs, pp.path, pp.packet, { bridgeOf });
+            const got = interpret(rs, pp.path, pp.packet, topology);
             if (want.verdict !== got.verdict) {
               throw new Error(
                 [

@@ -33,8 +33,8 @@ export const GROUP_IDS = ['sg-a', 'sg-b', 'sg-c', '11111111-aaaa-4aaa-8aaa-00000
 /** A group that exists only in sg_member_ips (its ports are all on other hosts). */
 export const REMOTE_ONLY_GROUP = 'sg-remote';
 export const ADDRESS_GROUP_IDS = ['ag-1', 'ag-2'] as const;
-/** Port ids: short ones (default device tap<id>), and two long ones sharing a prefix. */
-export const PORT_IDS = ['p1', 'p2', 'p3', 'p4', 'bbbbbbbb-2222-4222-8222-000000000001', 'bbbbbbbb-2222-4222-8222-000000000002'] as const;
+/** Port ids: short ones (default device tap<id>), and two long ones sharing a long prefix but not their first 11 characters (the hybrid driver names qvb/qbr devices from those). */
+export const PORT_IDS = ['p1', 'p2', 'p3', 'p4', 'bbbbbbbb-2222-4222-8222-000000000001', 'bbbbbbbb-2322-4222-8222-000000000002'] as const;
 
 const PORT_MACS = ['fa:16:3e:00:00:01', 'fa:16:3e:00:00:02', 'fa:16:3e:00:00:03', 'fa:16:3e:00:00:04', 'fa:16:3e:00:00:05', 'fa:16:3e:00:00:06'];
 const PAIR_MACS = ['fa:16:3e:aa:00:01', 'fa:16:3e:aa:00:02'];
