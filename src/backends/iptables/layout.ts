@@ -75,14 +75,24 @@ export function iptablesNames(plan: HostPlan, prefix: string): IptablesNames {
     ingress: checkChainName(`${prefix}-ingress`),
     fallback: checkChainName(`${prefix}-fallback`),
     prerouting: checkChainName(`${prefix}-PREROUTING`),
-    port: (id) => {
+    // Memoised: every port asks for its names and its groups' chain names several times.
+    port: memo((id) => {
       const k = portKeys.get(id)!;
       return { ingress: `${prefix}-i${k}`, egress: `${prefix}-o${k}`, spoof: `${prefix}-s${k}` };
-    },
-    group: (key) => {
+    }),
+    group: memo((key) => {
       const g = plan.groupChains.get(key)!;
       return `${prefix}-g${tag(g)}-${groupKeys.get(g.group)!}`;
-    },
+    }),
+  };
+}
+
+function memo<K, V>(f: (k: K) => V): (k: K) => V {
+  const cache = new Map<K, V>();
+  return (k) => {
+    let v = cache.get(k);
+    if (v === undefined) cache.set(k, (v = f(k)));
+    return v;
   };
 }
 
@@ -106,8 +116,17 @@ export function layoutFilter(plan: HostPlan, family: Family, names: IptablesName
   const join = joinWords;
   const chains: IptChain[] = [];
 
-  // Renders a plan rule; `allow` becomes the continuation of the stage it belongs to.
+  // Renders a plan rule; `allow` becomes the continuation of the stage it belongs to. The plan
+  // shares one object for each port-independent step, so those render once per table.
+  const rendered = new Map<string, Map<Rule, string>>();
   const ruleText = (r: Rule, allow: string): string => {
+    let byRule = rendered.get(allow);
+    if (!byRule) rendered.set(allow, (byRule = new Map()));
+    let text = byRule.get(r);
+    if (text === undefined) byRule.set(r, (text = renderRule(r, allow)));
+    return text;
+  };
+  const renderRule = (r: Rule, allow: string): string => {
     let note: string[] = [];
     if (o.comments && r.comment !== undefined) {
       note =
