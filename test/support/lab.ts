@@ -47,6 +47,8 @@ const AGENT_LIFETIME_MS = 10 * 60_000;
 /** Ports the agents reserve for DHCP probes; never picked as service ports. */
 const DHCP_PORTS = new Set([67, 68, 546, 547]);
 const IFNAME_MAX = 15;
+/** Member addresses per family that the other-host namespace takes on (besides a non-member). */
+const OUTSIDE_MEMBERS = 2;
 
 // ---------------------------------------------------------------------------------------------
 // Loaders: how a backend's compiled files get into the host namespace
@@ -412,8 +414,7 @@ function planEndpoints(model: Model): EndpointPlan[] {
   const outside: Record<Family, string[]> = { 4: [], 6: [] };
   for (const members of model.members.values()) {
     for (const m of members) {
-      const limit = 2;
-      if (outside[m.family].length >= limit || m.len === 0) continue;
+      if (outside[m.family].length >= OUTSIDE_MEMBERS || m.len === 0) continue;
       const host = m.len === (m.family === 4 ? 32 : 128) ? m.addr : m.addr + 7n;
       const text = addrText(m.family, host);
       if (!containsAddress(m, m.family, host) || localOwned(m.family, host) || used.has(text)) continue;
