@@ -32,6 +32,8 @@ export function ipsetNames(sets: readonly SetRef[], prefix: string): (ref: SetRe
 /** ipset save prints host entries without their length; so do we. */
 const entry = (p: Prefix): string => (isHost(p) ? formatAddress(p.family, p.addr) : formatPrefix(p));
 
+const ENTRY_CHUNK = 1024;
+
 function hashsize(count: number): number {
   let h = IPSET_HASHSIZE_MIN;
   while (h < count && h < IPSET_HASHSIZE_MAX) h *= 2;
@@ -50,8 +52,11 @@ export function renderIpset(sets: readonly SetPlan[], name: (ref: SetRef) => str
     // A temporary set left over by an interrupted run may have another header: remove it first.
     lines.push(`destroy ${temp} -exist`);
     lines.push(`create ${temp} ${header}`);
-    // One join per set rather than a string per line: sets can hold millions of entries.
-    if (s.members.length > 0) lines.push(`add ${temp} ` + s.members.map(entry).join(`\nadd ${temp} `));
+    // Joined in chunks rather than a string per line: sets can hold millions of entries, and
+    // short-lived entry strings are cheap for the garbage collector where retained ones are not.
+    for (let i = 0; i < s.members.length; i += ENTRY_CHUNK) {
+      lines.push(`add ${temp} ` + s.members.slice(i, i + ENTRY_CHUNK).map(entry).join(`\nadd ${temp} `));
+    }
     lines.push(`create ${live} ${header} -exist`);
     lines.push(`swap ${temp} ${live}`);
     lines.push(`destroy ${temp}`);
