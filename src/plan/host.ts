@@ -228,7 +228,8 @@ function planSet(model: Model, ref: SetRef, doAggregate: boolean): SetPlan {
     if (p.len === 0) ofFamily.push(...splitZeroLength(p));
     else ofFamily.push(p);
   }
-  const members = doAggregate ? aggregate(ofFamily) : sortUnique(ofFamily);
+  // Aggregation would merge the two halves of a split /0 back into /0, which hash:net refuses.
+  const members = doAggregate ? aggregate(ofFamily).flatMap(splitZeroLength) : sortUnique(ofFamily);
   if (members.length > IPSET_MAXELEM) {
     const path = ref.kind === 'group' ? child('$.sg_member_ips', ref.id) : child('$.address_groups', ref.id);
     throw new ModelError([{ path, message: `${members.length} IPv${ref.family} members exceed the set limit of ${IPSET_MAXELEM}` }]);
