@@ -173,7 +173,8 @@ export function layoutFilter(plan: HostPlan, family: Family, names: IptablesName
   for (const [key, g] of plan.groupChains) {
     if (g.family !== family) continue;
     const allow = g.direction === 'ingress' ? INGRESS_ALLOW : EGRESS_ALLOW;
-    chains.push({ name: names.group(key), rules: g.rules.map((r) => ruleText(r, allow)) });
+    // Group chain rules are rendered once each: no memo (in expanded mode there are millions).
+    chains.push({ name: names.group(key), rules: g.rules.map((r) => renderRule(r, allow)) });
   }
   return { name: 'filter', chains };
 }
