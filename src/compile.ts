@@ -7,8 +7,8 @@
  */
 import { CHAIN_PREFIX_MAX } from './limits.js';
 import { ModelError } from './model/errors.js';
-import { parseModel } from './model/parse.js';
-import type { Diagnostic, FirewallDriver, RemoteGroupMode } from './model/types.js';
+import { type CloudModel, parseCloud, selectHost } from './model/parse.js';
+import type { Diagnostic, FirewallDriver, Model, RemoteGroupMode } from './model/types.js';
 import { planHost } from './plan/host.js';
 import type { HostPlan } from './plan/ir.js';
 import { iptablesNames, layoutFilter, layoutRaw } from './backends/iptables/layout.js';
@@ -73,8 +73,24 @@ export function resolveOptions(model: { options: { driver?: FirewallDriver; remo
   };
 }
 
+/** Compile a model: parse, plan, print. Throws ModelError for bad input. */
 export function compile(input: unknown, options: CompileOptions = {}): CompileResult {
-  const model = parseModel(input, options.host === undefined ? {} : { host: options.host });
+  return prepare(input).compile(options);
+}
+
+/** A model parsed once, compiled as often as needed (e.g. once per host of a cloud-wide model). */
+export interface PreparedModel {
+  readonly cloud: CloudModel;
+  compile(options?: CompileOptions): CompileResult;
+}
+
+/** Parse and validate a model once; `compile({ host })` for each host then skips the parse. */
+export function prepare(input: unknown): PreparedModel {
+  const cloud = parseCloud(input);
+  return { cloud, compile: (options = {}) => compileModel(selectHost(cloud, options.host), options) };
+}
+
+function compileModel(model: Model, options: CompileOptions): CompileResult {
   const o = resolveOptions(model, options);
   const plan = planHost(model, o);
   const common = {

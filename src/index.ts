@@ -1,7 +1,8 @@
-export { compile, OUTPUT_FILES } from './compile.js';
-export type { CompileOptions, CompileResult, CompileStats } from './compile.js';
+export { compile, prepare, OUTPUT_FILES } from './compile.js';
+export type { Backend, CompileOptions, CompileResult, CompileStats, PreparedModel } from './compile.js';
 export { ModelError } from './model/errors.js';
 export type { Issue } from './model/errors.js';
-export { parseModel } from './model/parse.js';
+export { parseCloud, parseModel, selectHost } from './model/parse.js';
+export type { CloudModel } from './model/parse.js';
 export type * from './model/types.js';
 export type * from './plan/ir.js';

@@ -2,12 +2,13 @@
  * Every golden case compiles to exactly the recorded files. A difference fails with a unified
  * diff; `npm run golden:update` regenerates the files (review the git diff before committing).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createTwoFilesPatch } from 'diff';
 import { describe, expect, it } from 'vitest';
-import { OUTPUT_FILES, compile } from '../src/compile.js';
+import { OUTPUT_FILES, compile, prepare } from '../src/compile.js';
 import { goldenCases } from './support/golden.js';
 import { BACKENDS } from './support/backends.js';
 
@@ -58,6 +59,29 @@ describe('sgnf check (the CLI users put in CI)', () => {
     const out = execFileSync(bin, ['compile', join(c.dir, 'model.json')], { encoding: 'utf8' });
     for (const name of OUTPUT_FILES.iptables) {
       expect(out).toContain(`# ==== ${name} ====\n${readFileSync(join(c.dir, name), 'utf8')}`);
+    }
+  });
+});
+
+describe('a cloud-wide model', () => {
+  const bin = join(import.meta.dirname, '..', 'bin', 'sgnf');
+  const c = cases.find((x) => x.name === 'cloud-host-select')!;
+
+  it('prepare() parses once and compiles each host like compile({host})', () => {
+    const prepared = prepare(c.model);
+    for (const host of ['compute-1', 'compute-2']) {
+      expect(prepared.compile({ host }).files).toEqual(compile(c.model, { host }).files);
+    }
+  });
+
+  it('sgnf compile --each-host writes DIR/<host>/ for every host', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sgnf-each-host-'));
+    try {
+      execFileSync(bin, ['compile', '--each-host', '-o', dir, join(c.dir, 'model.json')]);
+      expect(readdirSync(dir).sort()).toEqual(['compute-1', 'compute-2']);
+      expect(readFileSync(join(dir, 'compute-1', 'iptables.v4'), 'utf8')).toBe(readFileSync(join(c.dir, 'iptables.v4'), 'utf8'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

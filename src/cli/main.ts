@@ -12,11 +12,11 @@ import { join } from 'node:path';
 import { createTwoFilesPatch } from 'diff';
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { type CompileOptions, type CompileResult, compile } from '../compile.js';
+import { type CompileOptions, type CompileResult, prepare } from '../compile.js';
 import { ModelError } from '../model/errors.js';
 import { parseModel } from '../model/parse.js';
 import type { Model, Port } from '../model/types.js';
-import { formatAddress } from '../net/ip.js';
+import { formatAddress, printable } from '../net/ip.js';
 import { evaluate, formatExplanation } from '../semantics/evaluate.js';
 import { packet as buildPacket } from '../semantics/scenario.js';
 import type { CtState, PacketPath } from '../verify/packet.js';
@@ -69,8 +69,8 @@ function readModel(file: string): unknown {
   }
 }
 
-function compileArgs(a: CommonArgs): CompileResult {
-  const options: CompileOptions = {
+function compileOptions(a: CommonArgs): CompileOptions {
+  return {
     prefix: a.prefix,
     comments: a.comments,
     backend: a.backend,
@@ -79,9 +79,32 @@ function compileArgs(a: CommonArgs): CompileResult {
     ...(a.driver !== undefined && { driver: a.driver }),
     ...(a.host !== undefined && { host: a.host }),
   };
-  const result = compile(readModel(a.model), options);
+}
+
+const warn = (result: CompileResult): void => {
   for (const d of result.diagnostics) process.stderr.write(`sgnf: warning: ${d.path}: ${d.message}\n`);
+};
+
+function compileArgs(a: CommonArgs): CompileResult {
+  const result = prepare(readModel(a.model)).compile(compileOptions(a));
+  warn(result);
   return result;
+}
+
+/** Compile every host of a cloud-wide model (parsed once) into DIR/<host>/. */
+function compileEachHost(a: CommonArgs, dir: string): void {
+  const prepared = prepare(readModel(a.model));
+  const hosts = new Set<string>();
+  for (const p of prepared.cloud.ports) {
+    const path = `$.devices[${JSON.stringify(p.id)}]["binding:host_id"]`;
+    if (p.host === undefined) throw new ModelError([{ path, message: 'is required with --each-host' }]);
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(p.host)) throw new ModelError([{ path, message: `host name "${printable(p.host)}" cannot name a directory` }]);
+    hosts.add(p.host);
+  }
+  // Compile everything before writing anything: no partial output on an error.
+  const results = [...hosts].sort().map((host) => [host, prepared.compile({ ...compileOptions(a), host })] as const);
+  if (results.length > 0) warn(results[0]![1]);
+  for (const [host, result] of results) writeFiles(join(dir, host), result.files);
 }
 
 /** Write every file next to its final name first, then rename: no half-written ruleset. */
@@ -192,8 +215,17 @@ export async function main(argv: string[]): Promise<number> {
     .command(
       'compile [model]',
       'compile a model; print the files (sections separated by "# ==== NAME ====") or write them with -o',
-      (y) => withCompileOptions(y).option('out', { alias: 'o', type: 'string', requiresArg: true, describe: 'write ipset.restore, iptables.v4, iptables.v6 (nft: ruleset.nft, sets.nft) into DIR' }),
+      (y) =>
+        withCompileOptions(y)
+          .option('out', { alias: 'o', type: 'string', requiresArg: true, describe: 'write ipset.restore, iptables.v4, iptables.v6 (nft: ruleset.nft, sets.nft) into DIR' })
+          .option('each-host', { type: 'boolean', default: false, describe: 'compile every binding:host_id of the model into DIR/<host>/ (needs -o)' }),
       (a) => {
+        if (a['each-host']) {
+          if (a.out === undefined) throw new UsageError('--each-host needs -o DIR');
+          if (a.host !== undefined) throw new UsageError('--each-host and --host exclude each other');
+          compileEachHost(a as unknown as CommonArgs, a.out);
+          return;
+        }
         const result = compileArgs(a as unknown as CommonArgs);
         if (a.out !== undefined) writeFiles(a.out, result.files);
         else printSections(result.files);

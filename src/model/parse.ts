@@ -157,7 +157,22 @@ interface RawDevice {
   readonly obj: Obj;
 }
 
+/** Parse and validate a model, keeping the devices of the chosen host (all without `host`). */
 export function parseModel(input: unknown, options: ParseOptions = {}): Model {
+  return selectHost(parseCloud(input), options.host);
+}
+
+/**
+ * A parsed model with every device of the cloud: parse once, then `selectHost` for each host
+ * (a cloud-wide model compiled for 100 hosts is parsed once, not 100 times).
+ */
+export interface CloudModel extends Model {
+  /** Ports whose `device` name was given, not derived from the port id (for error messages). */
+  readonly namedDevices: ReadonlySet<string>;
+}
+
+/** Validate one whole cloud model; every device is in `ports`. */
+export function parseCloud(input: unknown): CloudModel {
   const c = new Collector();
   if (!isObj(input)) throw new ModelError([{ path: '$', message: 'the model must be a JSON object' }]);
   c.keys(input, '$', TOP_FIELDS, TOP_EXTRA);
@@ -226,8 +241,7 @@ export function parseModel(input: unknown, options: ParseOptions = {}): Model {
   rawDevices.sort((a, b) => compareStrings(a.id, b.id));
 
   const ports: Port[] = [];
-  const devicesSeen = new Map<string, string>();
-  const zonesSeen = new Map<number, string>();
+  const namedDevices = new Set<string>();
   for (const raw of rawDevices) {
     const port = parseDevice(c, raw, groups);
     if (!port) continue;
@@ -235,24 +249,7 @@ export function parseModel(input: unknown, options: ParseOptions = {}): Model {
       port.fixedIps.forEach((p, i) => addMember(g, p, () => child(child(raw.path, 'fixed_ips'), i)));
       port.addressPairs.forEach((ap, i) => addMember(g, ap.prefix, () => child(child(child(raw.path, 'allowed_address_pairs'), i), 'ip_address')));
     }
-    const local = options.host === undefined || port.host === options.host;
-    if (options.host !== undefined && port.host === undefined) {
-      c.error(child(raw.path, 'binding:host_id'), `is required when compiling for a host (--host ${printable(options.host)})`);
-    }
-    if (!local) continue;
-    const other = devicesSeen.get(port.device);
-    if (other !== undefined) {
-      const given = isObj(raw.obj) && typeof raw.obj['device'] === 'string' && raw.obj['device'] !== raw.id;
-      c.error(
-        given ? child(raw.path, 'device') : raw.path,
-        `device name "${port.device}"${given ? '' : ' (derived from the port id)'} is already used by port "${other}"`,
-      );
-    } else devicesSeen.set(port.device, port.id);
-    if (port.pinnedZone !== undefined) {
-      const z = zonesSeen.get(port.pinnedZone);
-      if (z !== undefined) c.error(child(raw.path, 'conntrack_zone'), `zone ${port.pinnedZone} is already pinned by port "${z}"`);
-      else zonesSeen.set(port.pinnedZone, port.id);
-    }
+    if (typeof raw.obj['device'] === 'string' && raw.obj['device'] !== raw.id) namedDevices.add(port.id);
     ports.push(port);
   }
 
@@ -261,7 +258,43 @@ export function parseModel(input: unknown, options: ParseOptions = {}): Model {
   const members = new Map<string, readonly Prefix[]>();
   for (const id of [...memberLists.keys()].sort(compareStrings)) members.set(id, sortUnique(memberLists.get(id)!));
 
-  return { groups, addressGroups, members, ports, options: modelOptions, diagnostics: c.diagnostics };
+  return { groups, addressGroups, members, ports, options: modelOptions, diagnostics: c.diagnostics, namedDevices };
+}
+
+/**
+ * The model as one host sees it: only the devices bound to `host` (all of them without a host)
+ * are local ports; every device still counted as a member of its groups. Checks what must be
+ * unique on one host: device names and pinned conntrack zones.
+ */
+export function selectHost(cloud: CloudModel, host: string | undefined): Model {
+  const c = new Collector();
+  const devicesSeen = new Map<string, string>();
+  const zonesSeen = new Map<number, string>();
+  const ports: Port[] = [];
+  for (const port of cloud.ports) {
+    const path = child('$.devices', port.id);
+    if (host !== undefined && port.host === undefined) {
+      c.error(child(path, 'binding:host_id'), `is required when compiling for a host (--host ${printable(host)})`);
+    }
+    if (host !== undefined && port.host !== host) continue;
+    const other = devicesSeen.get(port.device);
+    if (other !== undefined) {
+      const given = cloud.namedDevices.has(port.id);
+      c.error(
+        given ? child(path, 'device') : path,
+        `device name "${port.device}"${given ? '' : ' (derived from the port id)'} is already used by port "${other}"`,
+      );
+    } else devicesSeen.set(port.device, port.id);
+    if (port.pinnedZone !== undefined) {
+      const z = zonesSeen.get(port.pinnedZone);
+      if (z !== undefined) c.error(child(path, 'conntrack_zone'), `zone ${port.pinnedZone} is already pinned by port "${z}"`);
+      else zonesSeen.set(port.pinnedZone, port.id);
+    }
+    ports.push(port);
+  }
+  if (c.issues.length > 0) throw new ModelError(c.issues);
+  const { groups, addressGroups, members, options, diagnostics } = cloud;
+  return { groups, addressGroups, members, ports, options, diagnostics };
 }
 
 function parseOptions(c: Collector, v: Json | undefined): Model['options'] {
