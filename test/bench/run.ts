@@ -1,0 +1,430 @@
+/**
+ * `npm run bench` (tsx test/bench/run.ts [--quick]): compile the generated models at growing
+ * sizes and print one row per size and mode, against the I/O floor measured in the same run;
+ * check the performance targets; write test/bench/results.md and test/bench/scaling.svg.
+ *
+ * Every measurement runs in a fresh worker process (worker.ts), so peak RSS is per row.
+ * Not part of the test run; it takes two to four minutes on two cores.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { cloudWide, defaultGroup, hostName, realisticMix } from './generators.js';
+import type { Job, Measurement } from './worker.js';
+import { type Series, scalingSvg } from './svg.js';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = resolve(HERE, '../..');
+const QUICK = process.argv.includes('--quick');
+const EXPANDED_LIMIT_BYTES = 1e9;
+/** Average bytes of an expanded remote-group rule line, for the skip estimate. */
+const EXPANDED_LINE_BYTES = 90;
+
+type Mode = 'ipset' | 'expanded' | 'nft' | 'ipset+agg';
+
+interface Size {
+  readonly scenario: 'default group' | 'realistic mix' | 'cloud-wide';
+  readonly label: string;
+  readonly ports: number;
+  readonly members: number;
+  readonly model: () => object;
+  readonly hosts?: readonly string[];
+  readonly modes: readonly Mode[];
+}
+
+interface Row {
+  readonly size: Size;
+  readonly mode: Mode;
+  readonly m?: Measurement;
+  readonly cliMs?: number;
+  readonly note?: string;
+}
+
+// ---- sizes ----------------------------------------------------------------------------------
+
+const MEMBERS = QUICK ? [10, 1_000, 5_000, 100_000] : [10, 1_000, 5_000, 10_000, 50_000, 100_000];
+const PORTS = [10, 1_000];
+const MIX_MEMBERS = QUICK ? [100_000] : [1_000, 10_000, 100_000];
+
+function sizes(nft: boolean): Size[] {
+  const modes: Mode[] = nft ? ['ipset', 'expanded', 'nft'] : ['ipset', 'expanded'];
+  const out: Size[] = [];
+  for (const m of MEMBERS) {
+    out.push({ scenario: 'default group', label: 'members', ports: 200, members: m, model: () => defaultGroup({ ports: 200, members: m }), modes });
+  }
+  for (const p of PORTS) {
+    out.push({ scenario: 'default group', label: 'ports', ports: p, members: 1_000, model: () => defaultGroup({ ports: p, members: 1_000 }), modes });
+  }
+  for (const m of MIX_MEMBERS) {
+    out.push({
+      scenario: 'realistic mix',
+      label: '20 groups x 20 rules',
+      ports: 1_000,
+      members: m,
+      model: () => realisticMix({ ports: 1_000, groups: 20, rulesPerGroup: 20, members: m }),
+      modes: [...modes, 'ipset+agg'],
+    });
+  }
+  out.push({
+    scenario: 'cloud-wide',
+    label: '100 hosts, each compiled',
+    ports: 10_000,
+    members: 0,
+    model: () => cloudWide({ ports: 10_000, hosts: 100 }),
+    hosts: Array.from({ length: 100 }, (_, i) => hostName(i)),
+    modes: nft ? ['ipset', 'nft'] : ['ipset'],
+  });
+  return out;
+}
+
+// ---- processes ------------------------------------------------------------------------------
+
+const WORK = mkdtempSync(join(tmpdir(), 'sgnf-bench-'));
+const LIB = join(WORK, 'lib');
+let jobNo = 0;
+
+/** Compile src/ with tsc into a private directory: the library as users run it. */
+function buildLibrary(): void {
+  const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+  const args = ['-p', 'tsconfig.json', '--outDir', LIB, '--declaration', 'false', '--sourceMap', 'false'];
+  const b = spawnSync(process.execPath, [tsc, ...args], { cwd: ROOT, encoding: 'utf8' });
+  if (!existsSync(join(LIB, 'index.js'))) throw new Error(`tsc emitted nothing: ${b.stdout.slice(0, 500)}`);
+  if (b.status !== 0) process.stderr.write(`tsc reported errors (the build is used anyway):\n${b.stdout.slice(0, 500)}\n`);
+}
+
+function worker(job: Job): Measurement {
+  const path = join(WORK, `job-${jobNo++}.json`);
+  writeFileSync(path, JSON.stringify(job));
+  const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', join(HERE, 'worker.ts'), path], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    maxBuffer: 1 << 26,
+    timeout: 240_000,
+  });
+  if (r.status !== 0) throw new Error(`worker failed (${r.status ?? r.signal}): ${r.stderr.slice(0, 2000)}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as Measurement;
+}
+
+const modeOptions = (mode: Mode): Job['options'] =>
+  mode === 'expanded' ? { remoteGroups: 'expanded' } : mode === 'nft' ? { backend: 'nft' } : mode === 'ipset+agg' ? { aggregate: true } : {};
+
+const modeFlags = (mode: Mode): string[] =>
+  mode === 'expanded' ? ['--remote-groups', 'expanded'] : mode === 'nft' ? ['--backend', 'nft'] : mode === 'ipset+agg' ? ['--aggregate'] : [];
+
+/** dist/ is what bin/sgnf runs: rebuild it when a source file is newer. */
+function cliReady(): string | undefined {
+  const bin = join(ROOT, 'bin', 'sgnf');
+  if (!existsSync(bin)) return 'bin/sgnf does not exist yet';
+  const main = join(ROOT, 'dist', 'cli', 'main.js');
+  const newest = (dir: string): number =>
+    readdirSync(dir, { withFileTypes: true }).reduce(
+      (t, e) => Math.max(t, e.isDirectory() ? newest(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs),
+      0,
+    );
+  if (!existsSync(main) || statSync(main).mtimeMs < newest(join(ROOT, 'src'))) {
+    process.stderr.write('building dist/ for the CLI column (tsc)...\n');
+    const b = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], { cwd: ROOT, encoding: 'utf8' });
+    // tsc emits despite type errors (someone may be mid-edit): only a missing CLI is fatal.
+    if (b.status !== 0) process.stderr.write(`tsc reported errors (dist/ is used anyway):\n${b.stdout.slice(0, 400)}\n`);
+    if (!existsSync(main)) return `tsc did not emit dist/cli/main.js: ${b.stdout.slice(0, 300)}`;
+  }
+  const probe = spawnSync(process.execPath, [bin, '--help'], { cwd: ROOT, encoding: 'utf8' });
+  return probe.status === 0 ? undefined : `bin/sgnf --help failed: ${probe.stderr.slice(0, 200)}`;
+}
+
+/** End to end: process start, read the JSON, compile, write the files (median of runs). */
+function cliMs(modelPath: string, mode: Mode, host: string | undefined): number {
+  const out = join(WORK, 'cli-out');
+  const times: number[] = [];
+  // Three runs, or one when a run takes over a second (the total must stay under five minutes).
+  for (let i = 0; i < (times[0] !== undefined && times[0] > 1_000 ? 1 : 3); i++) {
+    const t = performance.now();
+    const r = spawnSync(
+      process.execPath,
+      [join(ROOT, 'bin', 'sgnf'), 'compile', modelPath, '-o', out, ...modeFlags(mode), ...(host ? ['--host', host] : [])],
+      { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 26 },
+    );
+    times.push(performance.now() - t);
+    if (r.status !== 0) throw new Error(`bin/sgnf failed: ${r.stderr.slice(0, 500)}`);
+  }
+  return median(times);
+}
+
+// ---- formatting -----------------------------------------------------------------------------
+
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const int = (n: number): string => Math.round(n).toLocaleString('en-US');
+const ms = (n: number | undefined): string => (n === undefined || Number.isNaN(n) ? '–' : n >= 100 ? int(n) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
+const bytes = (n: number): string =>
+  n >= 1e9 ? `${(n / 1e9).toFixed(2)} GB` : n >= 1e6 ? `${(n / 1e6).toFixed(1)} MB` : n >= 1e3 ? `${(n / 1e3).toFixed(1)} kB` : `${n} B`;
+const floorMs = (m: Measurement): number => m.jsonParseMs + m.writeMs;
+
+const COLUMNS = ['scenario', 'P', 'M', 'mode', 'compile ms (min)', 'CLI ms', 'output', 'iptables rules', 'set entries', 'peak RSS MB', 'I/O floor ms', 'compile ÷ floor'] as const;
+
+function cells(r: Row): string[] {
+  const s = r.size;
+  const head = [s.scenario, int(s.ports), s.scenario === 'cloud-wide' ? '(devices)' : int(s.members), r.mode];
+  if (!r.m) return [...head, r.note ?? 'skipped', '', '', '', '', '', '', ''];
+  const m = r.m;
+  return [
+    ...head,
+    `${ms(m.compileMs)} (${ms(m.compileMinMs)})`,
+    ms(r.cliMs),
+    bytes(m.outputBytes),
+    r.mode === 'nft' ? `(${int(m.rules)} nft)` : int(m.rules),
+    int(m.setEntries),
+    int(m.peakRssMB),
+    ms(floorMs(m)),
+    (m.compileMs / floorMs(m)).toFixed(1),
+  ];
+}
+
+function textTable(rows: readonly string[][]): string {
+  const widths = COLUMNS.map((c, i) => Math.max(c.length, ...rows.map((r) => r[i]!.length)));
+  const line = (r: readonly string[]): string => r.map((c, i) => (i < 4 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  return [line(COLUMNS), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+function markdownTable(rows: readonly string[][]): string {
+  const sep = COLUMNS.map((_, i) => (i < 4 ? '---' : '---:'));
+  return [COLUMNS, sep, ...rows].map((r) => `| ${r.join(' | ')} |`).join('\n');
+}
+
+// ---- targets --------------------------------------------------------------------------------
+
+interface Verdict {
+  readonly target: string;
+  readonly measured: string;
+  readonly ok: boolean | undefined;
+}
+
+function find(rows: readonly Row[], scenario: Size['scenario'], ports: number, members: number, mode: Mode): Measurement | undefined {
+  return rows.find((r) => r.size.scenario === scenario && r.size.ports === ports && r.size.members === members && r.mode === mode)?.m;
+}
+
+function exponent(t1: number, t2: number, n1: number, n2: number): number {
+  return Math.log(t2 / t1) / Math.log(n2 / n1);
+}
+
+function targets(rows: readonly Row[]): { verdicts: Verdict[]; growth: string[] } {
+  const v: Verdict[] = [];
+  const dg = find(rows, 'default group', 200, 5_000, 'ipset');
+  v.push({ target: 'default group P=200, M=5,000: ≤ 5 ms', measured: dg ? `${ms(dg.compileMs)} ms` : 'not run', ok: dg && dg.compileMs <= 5 });
+  const mix = find(rows, 'realistic mix', 1_000, 100_000, 'ipset');
+  v.push({
+    target: 'P=1,000, 20 groups × 20 rules, M=100,000: ≤ 100 ms, peak RSS ≤ 300 MB',
+    measured: mix ? `${ms(mix.compileMs)} ms, ${int(mix.peakRssMB)} MB` : 'not run',
+    ok: mix && mix.compileMs <= 100 && mix.peakRssMB <= 300,
+  });
+  const cloud = find(rows, 'cloud-wide', 10_000, 0, 'ipset');
+  if (cloud) {
+    const perHostBackHalf = cloud.compileMs - (cloud.parsePerHostsMs ?? 0);
+    const parseOnce = (cloud.parseOnceMs ?? 0) + perHostBackHalf;
+    v.push({
+      target: 'cloud-wide 10,000 ports / 100 hosts, every host compiled: ≤ 2 s',
+      measured:
+        `${int(cloud.compileMs)} ms with compile(model, {host}) × 100, of which parsing the whole model 100 times ` +
+        `${int(cloud.parsePerHostsMs ?? 0)} ms; parse once (${int(cloud.parseOnceMs ?? 0)} ms) + per-host work = ${int(parseOnce)} ms`,
+      ok: cloud.compileMs <= 2_000,
+    });
+  }
+  const single = rows.filter((r) => r.m && r.mode === 'ipset' && !r.size.hosts);
+  const largest = single.reduce<Row | undefined>((a, r) => (!a || r.m!.inputBytes > a.m!.inputBytes ? r : a), undefined);
+  if (largest?.m) {
+    const ratio = largest.m.compileMs / floorMs(largest.m);
+    v.push({
+      target: 'largest size: compile ≤ 3 × the I/O floor',
+      measured: `${largest.size.scenario} P=${int(largest.size.ports)} M=${int(largest.size.members)}: ${ms(largest.m.compileMs)} ms vs floor ${ms(floorMs(largest.m))} ms = ${ratio.toFixed(1)}×`,
+      ok: ratio <= 3,
+    });
+  }
+
+  // Growth: exponents between consecutive sizes; doubling members from 50k to 100k.
+  const growth: string[] = [];
+  const series = (label: string, scenario: Size['scenario'], key: 'members' | 'ports', mode: Mode): void => {
+    const pts = rows
+      .filter((r) => r.m && r.size.scenario === scenario && r.mode === mode && (key === 'members' ? r.size.label === 'members' || scenario !== 'default group' : r.size.label === 'ports'))
+      .map((r) => ({ n: r.size[key], t: r.m!.compileMinMs, b: r.m!.outputBytes }))
+      .sort((a, b) => a.n - b.n);
+    const parts: string[] = [];
+    for (let i = 1; i < pts.length; i++) {
+      const a = pts[i - 1]!;
+      const b = pts[i]!;
+      if (a.t < 1) continue; // timer noise dominates below 1 ms
+      parts.push(`${int(a.n)}→${int(b.n)}: ${exponent(a.t, b.t, a.n, b.n).toFixed(2)}`);
+    }
+    if (parts.length > 0) growth.push(`${label} (${mode}): min time ∝ n^k, k = ${parts.join(', ')}`);
+  };
+  series('default group, members (P=200)', 'default group', 'members', 'ipset');
+  series('default group, members (P=200)', 'default group', 'members', 'expanded');
+  series('default group, ports (M=1,000)', 'default group', 'ports', 'ipset');
+  series('realistic mix, members (P=1,000)', 'realistic mix', 'members', 'ipset');
+  const maxK = Math.max(
+    ...growth.flatMap((g) => [...g.matchAll(/: (-?[0-9.]+)/g)].map((x) => Number(x[1]))),
+  );
+  const d50 = find(rows, 'default group', 200, 50_000, 'ipset');
+  const d100 = find(rows, 'default group', 200, 100_000, 'ipset');
+  if (d50 && d100) {
+    const r = d100.compileMinMs / d50.compileMinMs;
+    const rm = d100.compileMs / d50.compileMs;
+    const s = (d100.files['ipset.restore'] ?? 0) / (d50.files['ipset.restore'] ?? 1);
+    v.push({
+      target: 'doubling members at most doubles the time (default group P=200, M 50,000 → 100,000)',
+      measured: `compile ×${r.toFixed(2)} by minimum, ×${rm.toFixed(2)} by median (ipset script bytes ×${s.toFixed(2)})`,
+      ok: r <= 2.1,
+    });
+  }
+  if (Number.isFinite(maxK)) v.push({ target: 'nothing quadratic: growth exponent k < 1.3 between sizes', measured: `largest k = ${maxK.toFixed(2)}`, ok: maxK < 1.3 });
+  return { verdicts: v, growth };
+}
+
+function aggregationLines(rows: readonly Row[]): string[] {
+  const out: string[] = [];
+  for (const r of rows) {
+    if (r.mode !== 'ipset+agg' || !r.m) continue;
+    const plain = find(rows, r.size.scenario, r.size.ports, r.size.members, 'ipset');
+    if (!plain) continue;
+    const saved = plain.setEntries - r.m.setEntries;
+    out.push(
+      `realistic mix P=${int(r.size.ports)} M=${int(r.size.members)}: ${int(plain.setEntries)} → ${int(r.m.setEntries)} set entries ` +
+        `(−${int(saved)}, ${((100 * saved) / plain.setEntries).toFixed(1)} %), compile ${ms(plain.compileMs)} → ${ms(r.m.compileMs)} ms`,
+    );
+  }
+  return out;
+}
+
+// ---- main -----------------------------------------------------------------------------------
+
+function main(): void {
+  const started = performance.now();
+  const load0 = loadavg()[0]!;
+  const cli = cliReady();
+  if (cli) process.stderr.write(`CLI column skipped: ${cli}\n`);
+
+  // Is the nft backend in this build? Ask compile with a two-port model.
+  const probePath = join(WORK, 'probe.json');
+  writeFileSync(probePath, JSON.stringify(defaultGroup({ ports: 2, members: 2 })));
+  buildLibrary();
+  const base: Omit<Job, 'modelPath' | 'options'> = { lib: join(LIB, 'index.js'), outDir: join(WORK, 'out'), budgetMs: 0, minRuns: 1, maxRuns: 1 };
+  const nftProbe = worker({ ...base, modelPath: probePath, options: { backend: 'nft' } });
+  const nft = nftProbe.unavailable === undefined;
+  const baselineRss = worker({ ...base, modelPath: probePath, options: {}, baseline: true }).peakRssMB;
+  process.stderr.write(`nft backend: ${nft ? 'available' : `not available (${nftProbe.unavailable})`}\n`);
+
+  const rows: Row[] = [];
+  console.log(`sgnf benchmark${QUICK ? ' (--quick)' : ''}: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}, load ${load0.toFixed(1)}`);
+  console.log(COLUMNS.join(' | '));
+  for (const size of sizes(nft)) {
+    const modelPath = join(WORK, `model-${jobNo}.json`);
+    writeFileSync(modelPath, JSON.stringify(size.model()));
+    let expandedRules = 0;
+    for (const mode of size.modes) {
+      if (mode === 'expanded' && expandedRules * EXPANDED_LINE_BYTES > EXPANDED_LIMIT_BYTES) {
+        const row = { size, mode, note: `skipped: ~${bytes(expandedRules * EXPANDED_LINE_BYTES)} of expanded rules` };
+        rows.push(row);
+        console.log(cells(row).join(' | '));
+        continue;
+      }
+      const big = size.hosts !== undefined || size.members >= 50_000;
+      const m = worker({
+        ...base,
+        modelPath,
+        options: modeOptions(mode),
+        ...(size.hosts && { hosts: size.hosts }),
+        budgetMs: big ? 1_500 : 700,
+        minRuns: size.hosts ? 1 : 5,
+        maxRuns: size.hosts ? 1 : 200,
+      });
+      if (m.unavailable !== undefined) continue;
+      if (mode === 'ipset') expandedRules = m.expandedRules;
+      // The CLI column: one process per host for cloud-wide (so the figure there is per host).
+      const cliTime = cli === undefined ? cliMs(modelPath, mode, size.hosts?.[0]) : undefined;
+      const row: Row = { size, mode, m, ...(cliTime !== undefined && { cliMs: cliTime }) };
+      rows.push(row);
+      console.log(cells(row).join(' | '));
+      process.stderr.write(`  ${((performance.now() - started) / 1000).toFixed(0)} s\n`);
+    }
+    rmSync(modelPath);
+  }
+
+  const table = rows.map(cells);
+  const { verdicts, growth } = targets(rows);
+  const agg = aggregationLines(rows);
+  const seconds = (performance.now() - started) / 1000;
+  const env = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}, load average ${load0.toFixed(1)} → ${loadavg()[0]!.toFixed(1)}, ${seconds.toFixed(0)} s`;
+
+  console.log('\n' + textTable(table));
+  console.log('\nTargets:');
+  for (const t of verdicts) console.log(`  ${t.ok === undefined ? '?' : t.ok ? 'met   ' : 'MISSED'}  ${t.target}: ${t.measured}`);
+  console.log('\nGrowth:');
+  for (const g of growth) console.log(`  ${g}`);
+  console.log('\nCIDR aggregation (--aggregate) on the realistic mix:');
+  for (const a of agg) console.log(`  ${a}`);
+  const notes = [
+    `compile ms: library call \`compile\` (src/index.ts built by tsc), warm, median (and minimum) of repeated runs; cloud-wide: all 100 hosts in one run (after a cold one). Growth exponents and the doubling check use minimums, which neighbours on a shared machine disturb least.`,
+    `CLI ms: \`node bin/sgnf compile model.json -o DIR\` (process start, read, compile, write), median${cli ? ` — not measured: ${cli}` : ''}; cloud-wide: one host.`,
+    `I/O floor: JSON.parse of the input text + writing the output bytes, medians, same process. Peak RSS: worker after one compile and write (the worker alone: ${int(baselineRss)} MB).`,
+    `Expanded mode is skipped where its rules would exceed ~1 GB (estimated from the ipset plan: rules referencing a set × set members × ${EXPANDED_LINE_BYTES} B).`,
+    `nft backend: ${nft ? 'included' : `not available in this build (${nftProbe.unavailable})`}.`,
+    env,
+  ];
+  console.log('\n' + notes.join('\n'));
+
+  const points = (scenario: Size['scenario'], mode: Mode, y: (m: Measurement) => number): { x: number; y: number }[] =>
+    rows
+      .filter((r) => r.m && r.mode === mode && r.size.scenario === scenario && r.size.label === 'members')
+      .map((r) => ({ x: r.size.members, y: y(r.m!) }));
+  const lines: Series[] = [
+    { name: 'ipset', color: '#1f77b4', points: points('default group', 'ipset', (m) => m.rules) },
+    { name: 'expanded', color: '#d62728', points: points('default group', 'expanded', (m) => m.rules) },
+  ];
+  const times: Series[] = [
+    { name: 'ipset', color: '#1f77b4', points: points('default group', 'ipset', (m) => m.compileMs) },
+    { name: 'expanded', color: '#d62728', points: points('default group', 'expanded', (m) => m.compileMs) },
+    ...(nft ? [{ name: 'nft', color: '#2ca02c', points: points('default group', 'nft', (m) => m.compileMs) }] : []),
+    { name: 'I/O floor (ipset)', color: '#7f7f7f', dashed: true, points: points('default group', 'ipset', floorMs) },
+  ];
+  writeFileSync(join(HERE, 'scaling.svg'), scalingSvg('Default group, P = 200 local ports', lines, times));
+
+  const md = [
+    '# sgnf benchmark results',
+    '',
+    `Generated by \`npm run bench\`${QUICK ? ' --quick' : ''} (test/bench/run.ts); ${env}.`,
+    '',
+    markdownTable(table),
+    '',
+    '## Targets',
+    '',
+    ...verdicts.map((t) => `- ${t.ok === undefined ? '?' : t.ok ? 'met' : '**missed**'} — ${t.target}: ${t.measured}`),
+    '',
+    '## Growth',
+    '',
+    ...growth.map((g) => `- ${g}`),
+    '',
+    '## CIDR aggregation (`aggregate: true`)',
+    '',
+    ...agg.map((a) => `- ${a}`),
+    '',
+    '## Notes',
+    '',
+    ...notes.map((n) => `- ${n}`),
+    '',
+    '![scaling](scaling.svg)',
+    '',
+  ].join('\n');
+  writeFileSync(join(HERE, 'results.md'), md);
+  rmSync(WORK, { recursive: true, force: true });
+  console.log(`\nwrote test/bench/results.md and test/bench/scaling.svg (${seconds.toFixed(0)} s)`);
+}
+
+mkdirSync(WORK, { recursive: true });
+try {
+  main();
+} finally {
+  rmSync(WORK, { recursive: true, force: true });
+}

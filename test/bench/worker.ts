@@ -1,0 +1,176 @@
+/**
+ * One benchmark measurement in a fresh process (so peak RSS belongs to this model and mode
+ * alone): `node --expose-gc --import tsx test/bench/worker.ts JOB.json`, one JSON line out.
+ * The library is the tsc build of src/ named in the job.
+ *
+ *   1. read the model text and JSON.parse it;
+ *   2. compile once (cold) and write the files, as the CLI would: peak RSS is taken here;
+ *   3. compile repeatedly (warm) and take the median;
+ *   4. the I/O floor: JSON.parse of the same text and writing the same bytes, medians.
+ *
+ * With `hosts`, one "compile" is every host of the model compiled with the `host` option.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { CompileOptions, CompileResult } from '../../src/index.js';
+
+export interface Job {
+  /** src/index.ts compiled by tsc (what users run; tsx-transformed code is slower). */
+  readonly lib: string;
+  readonly modelPath: string;
+  readonly options: CompileOptions;
+  readonly hosts?: readonly string[];
+  readonly outDir: string;
+  /** Stop repeating after this many ms of warm runs (at least minRuns, at most maxRuns). */
+  readonly budgetMs: number;
+  readonly minRuns: number;
+  readonly maxRuns: number;
+  /** Only load the modules and report RSS (the worker's own baseline). */
+  readonly baseline?: boolean;
+}
+
+export interface Measurement {
+  readonly unavailable?: string;
+  readonly inputBytes: number;
+  readonly compileMs: number;
+  readonly compileMinMs: number;
+  readonly runs: number;
+  readonly outputBytes: number;
+  readonly files: Record<string, number>;
+  readonly rules: number;
+  readonly setEntries: number;
+  readonly sets: number;
+  readonly peakRssMB: number;
+  readonly jsonParseMs: number;
+  readonly writeMs: number;
+  /** Remote-group rules times the members of their set: the size of the expanded form. */
+  readonly expandedRules: number;
+  /** With hosts: parseModel for every host (from a sample of ten), and once for the whole model. */
+  readonly parsePerHostsMs?: number;
+  readonly parseOnceMs?: number;
+}
+
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const mb = (): number => process.resourceUsage().maxRSS / 1024;
+const gc = (): void => (globalThis as { gc?: () => void }).gc?.();
+
+/** Warm runs: at least minRuns, then until the budget is spent, at most maxRuns. */
+function repeat(job: Job, f: () => void): number[] {
+  const times: number[] = [];
+  const start = performance.now();
+  while (times.length < job.maxRuns && (times.length < job.minRuns || performance.now() - start < job.budgetMs)) {
+    const t = performance.now();
+    f();
+    times.push(performance.now() - t);
+  }
+  return times;
+}
+
+function expandedRules(r: CompileResult): number {
+  const size = new Map<string, number>();
+  for (const s of r.plan.sets) size.set(`${s.kind}\u0000${s.id}\u0000${s.family}`, s.members.length);
+  let n = 0;
+  for (const chain of r.plan.groupChains.values()) {
+    for (const rule of chain.rules) {
+      for (const m of rule.matches) if (m.kind === 'set') n += size.get(`${m.set.kind}\u0000${m.set.id}\u0000${m.set.family}`) ?? 0;
+    }
+  }
+  return n;
+}
+
+function run(job: Job, { compile, parseModel }: typeof import('../../src/index.js')): Measurement {
+  const text = readFileSync(job.modelPath, 'utf8');
+  const input: unknown = JSON.parse(text);
+  mkdirSync(job.outDir, { recursive: true });
+  const hosts = job.hosts ?? [undefined];
+  const once = (h: string | undefined): CompileResult => compile(input, h === undefined ? job.options : { ...job.options, host: h });
+
+  // Cold run, writing every output as the CLI does; totals over hosts.
+  const files: Record<string, number> = {};
+  let rules = 0;
+  let setEntries = 0;
+  let sets = 0;
+  let expanded = 0;
+  let writeMs = 0;
+  const coldStart = performance.now();
+  for (const h of hosts) {
+    let r: CompileResult;
+    try {
+      r = once(h);
+    } catch (e) {
+      const msg = e instanceof Error ? e.message.split('\n').slice(0, 2).join(' ') : String(e);
+      if (/not available|backend/i.test(msg)) return { unavailable: msg } as Measurement;
+      throw e;
+    }
+    const t = performance.now();
+    for (const [name, body] of Object.entries(r.files)) {
+      writeFileSync(join(job.outDir, name), body);
+      files[name] = (files[name] ?? 0) + Buffer.byteLength(body);
+    }
+    writeMs += performance.now() - t;
+    rules += r.stats.rules.total;
+    setEntries += r.stats.setEntries;
+    sets += r.stats.sets;
+    expanded += expandedRules(r);
+  }
+  const peakRssMB = mb();
+
+  // Warm-up (the JIT needs a few dozen runs of a small model), then the measured runs; fewer of
+  // both when one run is slow (expanded mode, the cloud).
+  const coldMs = performance.now() - coldStart - writeMs;
+  const all = (): void => {
+    for (const h of hosts) once(h);
+  };
+  const minRuns = coldMs > 2_000 ? Math.min(2, job.minRuns) : coldMs > 500 ? Math.min(3, job.minRuns) : job.minRuns;
+  if (coldMs < 500) repeat({ ...job, minRuns: 10, maxRuns: 200, budgetMs: job.budgetMs / 2 }, all);
+  gc();
+  const times = repeat({ ...job, minRuns }, all);
+
+  // The I/O floor, in the same process and the same state.
+  const parses = repeat({ ...job, minRuns: 5, budgetMs: Math.min(job.budgetMs, 200) }, () => JSON.parse(text));
+  if (hosts.length === 1) {
+    const r = once(hosts[0]);
+    const writes = repeat({ ...job, minRuns: 5, budgetMs: Math.min(job.budgetMs, 200) }, () => {
+      for (const [name, body] of Object.entries(r.files)) writeFileSync(join(job.outDir, name), body);
+    });
+    writeMs = median(writes);
+  }
+
+  let parsePerHostsMs: number | undefined;
+  let parseOnceMs: number | undefined;
+  if (job.hosts) {
+    // Parsing the whole model does not depend on the host: time ten hosts and scale.
+    const sample = hosts.slice(0, 10);
+    const perHost = median(repeat({ ...job, minRuns: 2, maxRuns: 3 }, () => {
+      for (const h of sample) parseModel(input, h === undefined ? {} : { host: h });
+    })) / sample.length;
+    parsePerHostsMs = perHost * hosts.length;
+    parseOnceMs = median(repeat({ ...job, minRuns: 3, maxRuns: 10 }, () => parseModel(input)));
+  }
+
+  return {
+    inputBytes: Buffer.byteLength(text),
+    compileMs: median(times),
+    compileMinMs: Math.min(...times),
+    runs: times.length,
+    outputBytes: Object.values(files).reduce((a, b) => a + b, 0),
+    files,
+    rules,
+    setEntries,
+    sets,
+    peakRssMB,
+    jsonParseMs: median(parses),
+    writeMs,
+    expandedRules: expanded,
+    ...(parsePerHostsMs !== undefined && { parsePerHostsMs, parseOnceMs }),
+  };
+}
+
+const job = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as Job;
+const lib = (await import(pathToFileURL(job.lib).href)) as typeof import('../../src/index.js');
+const result = job.baseline ? { peakRssMB: mb() } : run(job, lib);
+process.stdout.write(JSON.stringify(result) + '\n');
