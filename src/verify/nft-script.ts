@@ -79,7 +79,7 @@ export function applyScript(before: NftState | undefined, text: string, file: st
       const table = tableRef(t, tables, 'create');
       if (t.accept('{')) {
         t.end();
-        i = tableBlock(table, lines, i + 1, failAt);
+        i = tableBlock(table, l.n, lines, i + 1, failAt);
         continue;
       }
       t.end();
@@ -147,11 +147,11 @@ function setRef(t: Tokens, tables: Map<string, NftTable>): NftSet {
 }
 
 /** The body of `table F N {`; returns the index of the line after its `}`. */
-function tableBlock(table: NftTable, lines: readonly Line[], start: number, failAt: (n: number) => Fail): number {
+function tableBlock(table: NftTable, line: number, lines: readonly Line[], start: number, failAt: (n: number) => Fail): number {
   let i = start;
   for (;;) {
     const l = lines[i];
-    if (!l) return failAt(lines[lines.length - 1]?.n ?? 1)(`table ${table.name} is not closed`);
+    if (!l) return failAt(line)(`table ${table.name} is not closed`);
     const fail = failAt(l.n);
     if (l.text === '}' && l.depth === 0) return i + 1;
     if (l.depth !== 1) fail(`indentation of ${l.depth} in a table block (1 expected)`);

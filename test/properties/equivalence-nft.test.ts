@@ -7,6 +7,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { portIndices } from '../../src/backends/nft/layout.js';
 import { compile } from '../../src/compile.js';
 import { parseModel } from '../../src/model/parse.js';
 import { evaluate } from '../../src/semantics/evaluate.js';
@@ -23,8 +24,22 @@ const MODES = [
 
 const RUNS = Number(process.env['SGNF_PROPERTY_RUNS'] ?? 200);
 
-/** Marks a packet may carry in: none, all bits, and ones that look like sgnf's port indices. */
-const markArb = fc.oneof(fc.constant(0), fc.constant(0xffffffff), fc.integer({ min: 0, max: 0xffffffff }));
+/**
+ * The mark a packet carries in: none, all bits, any, or one made of this host's own port
+ * indices (in-port bits, out-port bits), which a random mark would almost never hit.
+ */
+type MarkSpec = { readonly kind: 'value'; readonly value: number } | { readonly kind: 'ports'; readonly in: number; readonly out: number };
+const markArb: fc.Arbitrary<MarkSpec> = fc.oneof(
+  { weight: 3, arbitrary: fc.constantFrom(0, 0xffffffff).map((value) => ({ kind: 'value' as const, value })) },
+  { weight: 1, arbitrary: fc.integer({ min: 0, max: 0xffffffff }).map((value) => ({ kind: 'value' as const, value })) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('ports' as const), in: fc.nat(6), out: fc.nat(6) }) },
+);
+
+function resolveMark(spec: MarkSpec, indices: readonly number[]): number {
+  if (spec.kind === 'value') return spec.value;
+  const pick = (n: number): number => [0, ...indices][n % (indices.length + 1)]!;
+  return ((pick(spec.in) << 16) | pick(spec.out)) >>> 0;
+}
 
 describe('nft interpreter verdict on the compiled ruleset == model evaluator verdict', () => {
   for (const mode of MODES) {
@@ -32,9 +47,12 @@ describe('nft interpreter verdict on the compiled ruleset == model evaluator ver
       fc.assert(
         fc.property(modelArb, fc.array(fc.tuple(packetSpecArb, markArb), { minLength: 1, maxLength: 25 }), (json, specs) => {
           const model = parseModel(json);
-          const rs = loadNftRuleset(compile(json, { ...mode, backend: 'nft' }).files);
+          const compiled = compile(json, { ...mode, backend: 'nft' });
+          const rs = loadNftRuleset(compiled.files);
+          const indices = [...portIndices(compiled.plan.ports.map((p) => p.port.id)).values()];
           const topology = hostTopology(model, mode.driver);
-          for (const [spec, initialMark] of specs) {
+          for (const [spec, markSpec] of specs) {
+            const initialMark = resolveMark(markSpec, indices);
             const pp = resolvePacket(model, spec, { sameNetwork: mode.driver === 'linuxbridge' });
             const want = evaluate(model, pp.path, pp.packet);
             const got = interpretNft(rs, pp.path, pp.packet, { ...topology, initialMark });
