@@ -26,8 +26,8 @@
  *                                      ct zone set iifname map @zone_bridges
  *                                      (hybrid: the port's own qbr bridge, which both directions
  *                                      of its flows cross; linuxbridge: brq<network>)
- *     hook_forward (forward, filter):  non-bridge input interface: accept (not ours)
- *                                      nfproto vmap -> forward_v4 / forward_v6
+ *     hook_forward (forward, filter):  bridged (iifkind "bridge"): nfproto vmap -> forward_v4 / _v6;
+ *                                      anything else is not ours and passes
  *     forward_vN:  mark & 0xffff0000 vmap @egress_ports_vN  (egress of the sending port)
  *                  goto ingress_vN                          (not sent by a filtered port)
  *     hook_input   (input, filter):    VM to this host: input_vN = the same egress dispatch only
@@ -107,7 +107,7 @@ const OUT_MASK = 0x0000ffff;
 const MAX_PORTS = 0xffff;
 
 /** Fixed comment texts (only printed with comments on), each within NFT_COMMENT_MAX. */
-const COMMENTS: Readonly<Record<CommentKey | 'unmatchedDrop' | 'notOurs', string>> = {
+const COMMENTS: Readonly<Record<CommentKey | 'unmatchedDrop' | 'bridged', string>> = {
   dhcpClient: 'Allow DHCP client traffic.',
   dhcpSpoof: 'Prevent DHCP spoofing by the VM.',
   raDrop: 'Drop IPv6 router advertisements from the VM.',
@@ -121,7 +121,7 @@ const COMMENTS: Readonly<Record<CommentKey | 'unmatchedDrop' | 'notOurs', string
   pairDrop: 'Drop traffic without an IP/MAC allow rule.',
   unmatched: 'Default drop rule for unmatched traffic.',
   unmatchedDrop: 'Default drop rule for unmatched traffic.',
-  notOurs: 'Not bridged: no VM port involved.',
+  bridged: 'Only bridged traffic can involve a VM port.',
 };
 
 export function layoutNft(plan: HostPlan, o: NftOptions): NftLayout {
@@ -181,23 +181,26 @@ export function layoutNft(plan: HostPlan, o: NftOptions): NftLayout {
       name: 'hook_raw',
       hook: 'type filter hook prerouting priority raw; policy accept;',
       rules: [
-        // The mark means a port index only on packets that entered through a bridge.
-        line('meta iifkind != "bridge" accept', c(COMMENTS.notOurs)),
-        line('iifname @notrack_bridges notrack', c('Bridges of stateless ports: no conntrack.')),
-        // Also by in-port: what a stateless port sends is untracked even on a bridge it shares.
-        line(`meta mark & ${hex32(IN_MASK)} @notrack_ports notrack`, c('Sent by a stateless port: no conntrack.')),
+        // notrack and a zone template exclude each other (a later `ct zone set` would attach a
+        // template to an untracked packet, and `notrack` ignores a packet that has one): accept
+        // ends this hook for notracked packets.
+        line('iifname @notrack_bridges notrack accept', c('Bridges of stateless ports: no conntrack.')),
+        // By in-port too: what a stateless port sends is untracked even on a bridge it shares.
+        // The mark means a port index only on packets that entered through a bridge; a negated
+        // `iifkind != "bridge"` would not exempt the others (devices without a kind never match).
+        line(`meta iifkind "bridge" meta mark & ${hex32(IN_MASK)} @notrack_ports notrack accept`, c('Sent by a stateless port: no conntrack.')),
         line('ct zone set iifname map @zone_bridges', c('Conntrack zone of the bridge.')),
       ],
     },
     {
       name: 'hook_forward',
       hook: 'type filter hook forward priority filter; policy accept;',
-      rules: [line('meta iifkind != "bridge" accept', c(COMMENTS.notOurs)), 'meta nfproto vmap { ipv4 : goto forward_v4, ipv6 : goto forward_v6 }'],
+      rules: [line('meta iifkind "bridge" meta nfproto vmap { ipv4 : goto forward_v4, ipv6 : goto forward_v6 }', c(COMMENTS.bridged))],
     },
     {
       name: 'hook_input',
       hook: 'type filter hook input priority filter; policy accept;',
-      rules: [line('meta iifkind != "bridge" accept', c(COMMENTS.notOurs)), 'meta nfproto vmap { ipv4 : goto input_v4, ipv6 : goto input_v6 }'],
+      rules: [line('meta iifkind "bridge" meta nfproto vmap { ipv4 : goto input_v4, ipv6 : goto input_v6 }', c(COMMENTS.bridged))],
     },
   ];
   for (const f of FAMILIES) {
