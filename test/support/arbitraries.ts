@@ -612,8 +612,11 @@ function aimedPacket(model: Model, r: GroupRule, edge: number, base: PacketBase,
     return { ...out, protocol, srcPort: pick([40000, 1, 65535, 22], edge), dstPort: Math.min(65535, Math.max(1, dport)) };
   }
   if (protocol === 1 || protocol === 58) {
-    const type = r.icmp ? (outside ? (r.icmp.type + 1) % 256 : r.icmp.type) : pick([8, 0, 128, 3], edge);
-    const code = r.icmp?.code !== undefined ? (outside && edge % 3 === 0 ? (r.icmp.code + 1) % 256 : r.icmp.code) : pick([0, 1, 4], edge);
+    // Just outside: the right type with the wrong code (when the rule names a code), or the
+    // next type.
+    const wrongCode = outside && r.icmp?.code !== undefined && (edge >> 2) % 2 === 0;
+    const type = r.icmp ? (outside && !wrongCode ? (r.icmp.type + 1) % 256 : r.icmp.type) : pick([8, 0, 128, 3], edge);
+    const code = r.icmp?.code !== undefined ? (wrongCode ? (r.icmp.code + 1) % 256 : r.icmp.code) : pick([0, 1, 4], edge);
     return { ...out, protocol, icmpType: type, icmpCode: code };
   }
   return { ...out, protocol };
