@@ -6,21 +6,11 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compile, type CompileOptions } from '../../src/compile.js';
 import { modelArb } from '../support/arbitraries.js';
+import { rng } from '../support/rng.js';
 
 const RUNS = Number(process.env['SGNF_PROPERTY_RUNS'] ?? 200);
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
-/** A small seeded PRNG (mulberry32), so a failing shuffle is reproducible from the seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function shuffled<T>(list: readonly T[], r: () => number): T[] {
   const out = [...list];
