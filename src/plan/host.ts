@@ -220,8 +220,27 @@ function matchesKey(matches: readonly Match[]): string {
   return k;
 }
 
+/**
+ * Set members by source list, family and aggregation. A prepared cloud model hands every host
+ * the same member lists, so each group's set is built once, not once per host; and the printers
+ * can then cache what they derive from it (the ipset script's entries).
+ */
+const SET_MEMBERS = new WeakMap<readonly Prefix[], Map<string, readonly Prefix[]>>();
+
 function planSet(model: Model, ref: SetRef, doAggregate: boolean): SetPlan {
-  const all = ref.kind === 'group' ? model.members.get(ref.id) ?? [] : model.addressGroups.get(ref.id) ?? [];
+  const all = ref.kind === 'group' ? model.members.get(ref.id) : model.addressGroups.get(ref.id);
+  if (!all) return planSetMembers([], ref, doAggregate);
+  let cache = SET_MEMBERS.get(all);
+  if (!cache) SET_MEMBERS.set(all, (cache = new Map()));
+  const key = `${ref.family}/${doAggregate}`;
+  const hit = cache.get(key);
+  if (hit) return { ...ref, members: hit };
+  const plan = planSetMembers(all, ref, doAggregate);
+  cache.set(key, plan.members);
+  return plan;
+}
+
+function planSetMembers(all: readonly Prefix[], ref: SetRef, doAggregate: boolean): SetPlan {
   const ofFamily: Prefix[] = [];
   for (const p of all) {
     if (p.family !== ref.family) continue;

@@ -34,6 +34,28 @@ const entry = (p: Prefix): string => (isHost(p) ? formatAddress(p.family, p.addr
 
 const ENTRY_CHUNK = 1024;
 
+/**
+ * The `add` lines of one set, cached by member list and set name: the plan shares member lists
+ * between the hosts of a prepared cloud model, whose sets are then printed once, not per host.
+ */
+const ADD_LINES = new WeakMap<readonly Prefix[], Map<string, readonly string[]>>();
+
+function addLines(temp: string, members: readonly Prefix[]): readonly string[] {
+  let byName = ADD_LINES.get(members);
+  if (!byName) ADD_LINES.set(members, (byName = new Map()));
+  let chunks = byName.get(temp);
+  if (chunks === undefined) {
+    // Joined in chunks rather than a string per line: sets can hold millions of entries, and
+    // short-lived entry strings are cheap for the garbage collector where retained ones are not.
+    const out: string[] = [];
+    for (let i = 0; i < members.length; i += ENTRY_CHUNK) {
+      out.push(`add ${temp} ` + members.slice(i, i + ENTRY_CHUNK).map(entry).join(`\nadd ${temp} `));
+    }
+    byName.set(temp, (chunks = out));
+  }
+  return chunks;
+}
+
 function hashsize(count: number): number {
   let h = IPSET_HASHSIZE_MIN;
   while (h < count && h < IPSET_HASHSIZE_MAX) h *= 2;
@@ -52,11 +74,7 @@ export function renderIpset(sets: readonly SetPlan[], name: (ref: SetRef) => str
     // A temporary set left over by an interrupted run may have another header: remove it first.
     lines.push(`destroy ${temp} -exist`);
     lines.push(`create ${temp} ${header}`);
-    // Joined in chunks rather than a string per line: sets can hold millions of entries, and
-    // short-lived entry strings are cheap for the garbage collector where retained ones are not.
-    for (let i = 0; i < s.members.length; i += ENTRY_CHUNK) {
-      lines.push(`add ${temp} ` + s.members.slice(i, i + ENTRY_CHUNK).map(entry).join(`\nadd ${temp} `));
-    }
+    for (const chunk of addLines(temp, s.members)) lines.push(chunk);
     lines.push(`create ${live} ${header} -exist`);
     lines.push(`swap ${temp} ${live}`);
     lines.push(`destroy ${temp}`);
