@@ -272,22 +272,23 @@ export function selectHost(cloud: CloudModel, host: string | undefined): Model {
   const zonesSeen = new Map<number, string>();
   const ports: Port[] = [];
   for (const port of cloud.ports) {
-    const path = child('$.devices', port.id);
+    // Built only for a message: this loop sees every port of the cloud for every host.
+    const path = (): string => child('$.devices', port.id);
     if (host !== undefined && port.host === undefined) {
-      c.error(child(path, 'binding:host_id'), `is required when compiling for a host (--host ${printable(host)})`);
+      c.error(child(path(), 'binding:host_id'), `is required when compiling for a host (--host ${printable(host)})`);
     }
     if (host !== undefined && port.host !== host) continue;
     const other = devicesSeen.get(port.device);
     if (other !== undefined) {
       const given = cloud.namedDevices.has(port.id);
       c.error(
-        given ? child(path, 'device') : path,
+        given ? child(path(), 'device') : path(),
         `device name "${port.device}"${given ? '' : ' (derived from the port id)'} is already used by port "${other}"`,
       );
     } else devicesSeen.set(port.device, port.id);
     if (port.pinnedZone !== undefined) {
       const z = zonesSeen.get(port.pinnedZone);
-      if (z !== undefined) c.error(child(path, 'conntrack_zone'), `zone ${port.pinnedZone} is already pinned by port "${z}"`);
+      if (z !== undefined) c.error(child(path(), 'conntrack_zone'), `zone ${port.pinnedZone} is already pinned by port "${z}"`);
       else zonesSeen.set(port.pinnedZone, port.id);
     }
     ports.push(port);

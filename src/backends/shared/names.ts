@@ -50,9 +50,10 @@ export function fitNames(ids: Iterable<string>, budget: number, sanitize: (id: s
   for (const id of unique) {
     const clean = sanitize(id);
     const t = clean.slice(0, budget);
-    const hashed =
+    // The hashed form only when needed: sha256 per port and group was a visible part of a compile.
+    const hashed = (): string =>
       budget >= HASH_LEN + 2 ? `${clean.slice(0, budget - HASH_LEN - 1)}_${shortHash(id, HASH_LEN)}` : shortHash(id, budget);
-    const name = truncated.get(t)!.length === 1 && clean === id ? t : hashed;
+    const name = truncated.get(t)!.length === 1 && clean === id ? t : hashed();
     const other = taken.get(name);
     if (other !== undefined) throw new Error(`names of "${id}" and "${other}" collide as "${name}"`);
     taken.set(name, id);
