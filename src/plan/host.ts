@@ -114,7 +114,7 @@ export function planHost(model: Model, options: PlanOptions): HostPlan {
     const group = model.groups.get(id)!;
     for (const family of FAMILIES) {
       for (const direction of DIRECTIONS) {
-        const rules = groupChainRules(model, group.rules, direction, family, options.remoteGroups, setRefs);
+        const rules = groupChainRulesOnce(model, group.rules, direction, family, options.remoteGroups, setRefs);
         if (rules.length > 0) groupChains.set(groupChainKey(id, direction, family), { group: id, direction, family, rules });
       }
     }
@@ -141,6 +141,34 @@ export function planHost(model: Model, options: PlanOptions): HostPlan {
     sets,
     zones: planZones(filtered, options.driver),
   };
+}
+
+/**
+ * Group chain rules cached by the group's rule list. In ipset mode they depend on nothing else,
+ * and a prepared cloud model hands every host the same groups: each is planned once, not per host.
+ */
+const GROUP_CHAIN_RULES = new WeakMap<readonly GroupRule[], Map<string, { rules: Rule[]; refs: [string, SetRef][] }>>();
+
+function groupChainRulesOnce(
+  model: Model,
+  rules: readonly GroupRule[],
+  direction: Direction,
+  family: Family,
+  mode: RemoteGroupMode,
+  setRefs: Map<string, SetRef>,
+): Rule[] {
+  if (mode !== 'ipset') return groupChainRules(model, rules, direction, family, mode, setRefs);
+  let cache = GROUP_CHAIN_RULES.get(rules);
+  if (!cache) GROUP_CHAIN_RULES.set(rules, (cache = new Map()));
+  const key = `${direction}/${family}`;
+  let hit = cache.get(key);
+  if (!hit) {
+    const refs = new Map<string, SetRef>();
+    hit = { rules: groupChainRules(model, rules, direction, family, mode, refs), refs: [...refs] };
+    cache.set(key, hit);
+  }
+  for (const [k, ref] of hit.refs) setRefs.set(k, ref);
+  return hit.rules;
 }
 
 /** The rules of one group for one direction and family, with their remote turned into matches. */
