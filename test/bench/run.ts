@@ -417,7 +417,7 @@ function main(): void {
   console.log('\nCIDR aggregation (--aggregate) on the realistic mix:');
   for (const a of agg) console.log(`  ${a}`);
   const notes = [
-    `compile ms: library call \`compile\` (src/index.ts built by tsc), warm, median (and minimum) of repeated runs; cloud-wide: \`prepare(model)\` once, then \`compile({host})\` for each of the 100 hosts (one pass; file writes excluded). Growth exponents use minimums, which neighbours on a shared machine disturb least; the doubling checks compile both sizes alternately in one process for the same reason.`,
+    `compile ms: library call \`compile\` (src/index.ts built by tsc), warm, median (and minimum) of repeated runs; cloud-wide: \`prepare(model)\` once, then \`compile({host})\` for each of the 100 hosts (one warm pass after a cold one). Growth exponents use minimums, which neighbours on a shared machine disturb least; the doubling checks compile both sizes alternately in one process for the same reason.`,
     `CLI ms: \`node bin/sgnf compile model.json -o DIR\` (process start, read, compile, write), median${cli ? ` — not measured: ${cli}` : ''}; cloud-wide: ${cliEachHost ? 'one process for all 100 hosts (`--each-host`)' : 'not measured (no --each-host)'}.`,
     `I/O floor: JSON.parse of the input text + writing the output bytes, medians, same process. Peak RSS: worker after one compile and write (the worker alone: ${int(baselineRss)} MB).`,
     `Expanded mode is skipped where its rules would exceed ~1 GB (estimated from the ipset plan: rules referencing a set × set members × ${EXPANDED_LINE_BYTES} B).`,
