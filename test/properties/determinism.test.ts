@@ -7,10 +7,9 @@ import { describe, expect, it } from 'vitest';
 import { compile, type CompileOptions } from '../../src/compile.js';
 import { modelArb } from '../support/arbitraries.js';
 import { rng } from '../support/rng.js';
+import { RUNS } from '../support/property-runs.js';
 
-const RUNS = Number(process.env['SGNF_PROPERTY_RUNS'] ?? 200);
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
-
 
 function shuffled<T>(list: readonly T[], r: () => number): T[] {
   const out = [...list];

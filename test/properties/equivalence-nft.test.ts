@@ -14,15 +14,7 @@ import { evaluate } from '../../src/semantics/evaluate.js';
 import { hostTopology } from '../../src/verify/interpret.js';
 import { interpretNft, loadNftRuleset } from '../../src/verify/nft.js';
 import { modelArb, packetSpecArb, resolvePacket, showPathPacket } from '../support/arbitraries.js';
-
-const MODES = [
-  { remoteGroups: 'ipset', driver: 'hybrid' },
-  { remoteGroups: 'expanded', driver: 'hybrid' },
-  { remoteGroups: 'ipset', driver: 'linuxbridge' },
-  { remoteGroups: 'expanded', driver: 'linuxbridge' },
-] as const;
-
-const RUNS = Number(process.env['SGNF_PROPERTY_RUNS'] ?? 200);
+import { MODES, RUNS } from '../support/property-runs.js';
 
 /**
  * The mark a packet carries in: none, all bits, any, or one made of this host's own port

@@ -10,15 +10,7 @@ import { parseModel } from '../../src/model/parse.js';
 import { evaluate } from '../../src/semantics/evaluate.js';
 import { hostTopology, interpret, loadRuleset } from '../../src/verify/interpret.js';
 import { modelArb, packetSpecArb, resolvePacket, showPathPacket } from '../support/arbitraries.js';
-
-const MODES = [
-  { remoteGroups: 'ipset', driver: 'hybrid' },
-  { remoteGroups: 'expanded', driver: 'hybrid' },
-  { remoteGroups: 'ipset', driver: 'linuxbridge' },
-  { remoteGroups: 'expanded', driver: 'linuxbridge' },
-] as const;
-
-const RUNS = Number(process.env['SGNF_PROPERTY_RUNS'] ?? 200);
+import { MODES, RUNS } from '../support/property-runs.js';
 
 describe('interpreter verdict on the compiled ruleset == model evaluator verdict', () => {
   for (const mode of MODES) {

@@ -11,8 +11,8 @@ import type { Model, Port, RemoteGroupMode, FirewallDriver, GroupRule } from '..
 import { type Family, eui64LinkLocal, hostPrefix, prefixKey } from '../../src/net/ip.js';
 import { loadRuleset, rulesetStructure } from '../../src/verify/interpret.js';
 import { GROUP_IDS, REMOTE_ONLY_GROUP, modelArb } from '../support/arbitraries.js';
+import { RUNS } from '../support/property-runs.js';
 
-const RUNS = Number(process.env['SGNF_PROPERTY_RUNS'] ?? 200);
 const FAMILIES: readonly Family[] = [4, 6];
 const DIRECTIONS = ['ingress', 'egress'] as const;
 type Json = Record<string, unknown>;

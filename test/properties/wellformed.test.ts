@@ -13,8 +13,8 @@ import { RulesetError } from '../../src/verify/ipset.js';
 import { tokenize } from '../../src/verify/iptables.js';
 import { loadRuleset } from '../../src/verify/interpret.js';
 import { modelArb } from '../support/arbitraries.js';
+import { RUNS } from '../support/property-runs.js';
 
-const RUNS = Number(process.env['SGNF_PROPERTY_RUNS'] ?? 200);
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 type Obj = { [k: string]: Json };
 
