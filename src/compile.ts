@@ -9,11 +9,11 @@ import { CHAIN_PREFIX_MAX } from './limits.js';
 import { ModelError } from './model/errors.js';
 import { type CloudModel, parseCloud, selectHost } from './model/parse.js';
 import type { Diagnostic, FirewallDriver, Model, RemoteGroupMode } from './model/types.js';
-import { planHost } from './plan/host.js';
+import { type PlanCache, newPlanCache, planHost } from './plan/host.js';
 import type { HostPlan } from './plan/ir.js';
 import { iptablesNames, layoutFilter, layoutRaw } from './backends/iptables/layout.js';
 import { countRules, printTables } from './backends/iptables/syntax.js';
-import { ipsetNames, renderIpset } from './backends/ipset/render.js';
+import { type IpsetCache, ipsetNames, renderIpset } from './backends/ipset/render.js';
 import { renderNft } from './backends/nft/render.js';
 
 export interface CompileOptions {
@@ -87,12 +87,19 @@ export interface PreparedModel {
 /** Parse and validate a model once; `compile({ host })` for each host then skips the parse. */
 export function prepare(input: unknown): PreparedModel {
   const cloud = parseCloud(input);
-  return { cloud, compile: (options = {}) => compileModel(selectHost(cloud, options.host), options) };
+  const caches: Caches = { plan: newPlanCache(), ipset: new WeakMap() };
+  return { cloud, compile: (options = {}) => compileModel(selectHost(cloud, options.host), options, caches) };
 }
 
-function compileModel(model: Model, options: CompileOptions): CompileResult {
+/** What the hosts of one prepared model share (see PlanCache). */
+interface Caches {
+  readonly plan: PlanCache;
+  readonly ipset: IpsetCache;
+}
+
+function compileModel(model: Model, options: CompileOptions, caches: Caches): CompileResult {
   const o = resolveOptions(model, options);
-  const plan = planHost(model, o);
+  const plan = planHost(model, o, caches.plan);
   const common = {
     sets: plan.sets.length,
     setEntries: plan.sets.reduce((n, s) => n + s.members.length, 0),
@@ -102,7 +109,7 @@ function compileModel(model: Model, options: CompileOptions): CompileResult {
     const nft = renderNft(plan, { prefix: o.prefix, comments: o.comments });
     return {
       files: { 'ruleset.nft': nft.ruleset, 'sets.nft': nft.sets },
-      stats: { rules: { total: nft.stats.rules }, chains: (nft.ruleset.match(/^\tchain /gm) ?? []).length, ...common, setEntries: nft.stats.setElements },
+      stats: { rules: { total: nft.stats.rules }, chains: nft.stats.chains, ...common, setEntries: nft.stats.setElements },
       diagnostics: model.diagnostics,
       plan,
     };
@@ -115,7 +122,7 @@ function compileModel(model: Model, options: CompileOptions): CompileResult {
   const v4 = [layoutFilter(plan, 4, names, layout), layoutRaw(plan, names, layout)];
   const v6 = [layoutFilter(plan, 6, names, layout), layoutRaw(plan, names, layout)];
   const files = {
-    'ipset.restore': renderIpset(plan.sets, setName),
+    'ipset.restore': renderIpset(plan.sets, setName, caches.ipset),
     'iptables.v4': printTables(v4, header),
     'iptables.v6': printTables(v6, header),
   };

@@ -21,6 +21,7 @@ import {
 } from '../net/ip.js';
 import { sortUnique } from '../net/cidr.js';
 import { type Issue, ModelError, child } from './errors.js';
+import { tapDevice } from './devices.js';
 import { IPV6_ONLY_PROTOCOLS, PROTOCOLS_WITH_PORTS, PROTOCOL_NUMBERS, ICMP, ICMPV6, isIcmp } from './protocols.js';
 import type {
   AddressPair,
@@ -594,7 +595,7 @@ function parseDevice(
   const before = c.issues.length;
 
   // Interface name: given, or Neutron's derivation tap + the first 11 characters of the port id.
-  let device = `tap${id.slice(0, 11)}`;
+  let device = tapDevice(id);
   const dv = obj['device'];
   // Neutron's RPC payload for the hybrid driver gives the port id as `device`: derive the tap.
   if (dv !== undefined && dv !== null && dv !== id) {

@@ -7,7 +7,7 @@
  * a remote group is one set match per rule, however many members it has (or, in `expanded`
  * mode, one rule per member, for hosts without ipset).
  */
-import { CT_ZONE_MAX, CT_ZONE_MIN, IFNAME_MAX, IPSET_MAXELEM } from '../limits.js';
+import { CT_ZONE_MAX, CT_ZONE_MIN, IPSET_MAXELEM } from '../limits.js';
 import { aggregate, sortUnique, splitZeroLength } from '../net/cidr.js';
 import {
   type Family,
@@ -19,6 +19,7 @@ import {
   prefixKey,
 } from '../net/ip.js';
 import { ModelError, child } from '../model/errors.js';
+import { hybridVeth, networkBridge } from '../model/devices.js';
 import { compareStrings } from '../model/parse.js';
 import { ICMPV6, UDP } from '../model/protocols.js';
 import type { Direction, FirewallDriver, GroupRule, Model, Port, RemoteGroupMode } from '../model/types.js';
@@ -102,7 +103,19 @@ const V6_STEPS = {
   dhcpSpoof: rule(udp(547, 546), 'drop', 'dhcpSpoof'),
 };
 
-export function planHost(model: Model, options: PlanOptions): HostPlan {
+/**
+ * Work shared by the hosts of one prepared cloud model (compile.ts `prepare`): every host is
+ * handed the same groups and member lists, so each group's chain rules and each set are planned
+ * once, not once per host. Keyed by those immutable lists; a fresh cache per prepared model.
+ */
+export interface PlanCache {
+  readonly groupChains: WeakMap<readonly GroupRule[], Map<string, { rules: Rule[]; refs: [string, SetRef][] }>>;
+  readonly setMembers: WeakMap<readonly Prefix[], Map<string, readonly Prefix[]>>;
+}
+
+export const newPlanCache = (): PlanCache => ({ groupChains: new WeakMap(), setMembers: new WeakMap() });
+
+export function planHost(model: Model, options: PlanOptions, cache: PlanCache = newPlanCache()): HostPlan {
   const filtered = model.ports.filter((p) => p.kind === 'filtered');
   const unfiltered = model.ports.filter((p) => p.kind !== 'filtered');
 
@@ -114,14 +127,14 @@ export function planHost(model: Model, options: PlanOptions): HostPlan {
     const group = model.groups.get(id)!;
     for (const family of FAMILIES) {
       for (const direction of DIRECTIONS) {
-        const rules = groupChainRulesOnce(model, group.rules, direction, family, options.remoteGroups, setRefs);
+        const rules = groupChainRulesOnce(cache, model, group.rules, direction, family, options.remoteGroups, setRefs);
         if (rules.length > 0) groupChains.set(groupChainKey(id, direction, family), { group: id, direction, family, rules });
       }
     }
   }
 
   const sets = [...setRefs.values()]
-    .map((ref) => planSet(model, ref, options.aggregate))
+    .map((ref) => planSet(cache, model, ref, options.aggregate))
     .sort((a, b) => a.family - b.family || compareStrings(a.kind, b.kind) || compareStrings(a.id, b.id));
 
   const ports: PortPlan[] = filtered.map((port) => ({
@@ -143,13 +156,9 @@ export function planHost(model: Model, options: PlanOptions): HostPlan {
   };
 }
 
-/**
- * Group chain rules cached by the group's rule list. In ipset mode they depend on nothing else,
- * and a prepared cloud model hands every host the same groups: each is planned once, not per host.
- */
-const GROUP_CHAIN_RULES = new WeakMap<readonly GroupRule[], Map<string, { rules: Rule[]; refs: [string, SetRef][] }>>();
-
+/** Group chain rules cached by the group's rule list: in ipset mode they depend on nothing else. */
 function groupChainRulesOnce(
+  planCache: PlanCache,
   model: Model,
   rules: readonly GroupRule[],
   direction: Direction,
@@ -158,8 +167,8 @@ function groupChainRulesOnce(
   setRefs: Map<string, SetRef>,
 ): Rule[] {
   if (mode !== 'ipset') return groupChainRules(model, rules, direction, family, mode, setRefs);
-  let cache = GROUP_CHAIN_RULES.get(rules);
-  if (!cache) GROUP_CHAIN_RULES.set(rules, (cache = new Map()));
+  let cache = planCache.groupChains.get(rules);
+  if (!cache) planCache.groupChains.set(rules, (cache = new Map()));
   const key = `${direction}/${family}`;
   let hit = cache.get(key);
   if (!hit) {
@@ -249,17 +258,14 @@ function matchesKey(matches: readonly Match[]): string {
 }
 
 /**
- * Set members by source list, family and aggregation. A prepared cloud model hands every host
- * the same member lists, so each group's set is built once, not once per host; and the printers
- * can then cache what they derive from it (the ipset script's entries).
+ * Set members cached by source list, family and aggregation; the printers can then cache what
+ * they derive from the same member list (the ipset script's entries).
  */
-const SET_MEMBERS = new WeakMap<readonly Prefix[], Map<string, readonly Prefix[]>>();
-
-function planSet(model: Model, ref: SetRef, doAggregate: boolean): SetPlan {
+function planSet(planCache: PlanCache, model: Model, ref: SetRef, doAggregate: boolean): SetPlan {
   const all = ref.kind === 'group' ? model.members.get(ref.id) : model.addressGroups.get(ref.id);
   if (!all) return planSetMembers([], ref, doAggregate);
-  let cache = SET_MEMBERS.get(all);
-  if (!cache) SET_MEMBERS.set(all, (cache = new Map()));
+  let cache = planCache.setMembers.get(all);
+  if (!cache) planCache.setMembers.set(all, (cache = new Map()));
   const key = `${ref.family}/${doAggregate}`;
   const hit = cache.get(key);
   if (hit) return { ...ref, members: hit };
@@ -380,7 +386,7 @@ function planZones(filtered: readonly Port[], driver: FirewallDriver): ZonePlan[
     for (const p of filtered) {
       // The hybrid driver's bridge (qbr) and its veth (qvb) are named from the port id's first
       // 11 characters, as Neutron names them: they must be valid names, and distinct.
-      const qvb = `qvb${p.id}`.slice(0, IFNAME_MAX - 1);
+      const qvb = hybridVeth(p.id);
       if (!DEVICE_NAME.test(qvb)) {
         issues.push({ path: child('$.devices', p.id), message: 'the port id cannot form the hybrid driver\'s qvb device name (use letters, digits, "_", ".", "-")' });
       }
@@ -405,7 +411,7 @@ function planZones(filtered: readonly Port[], driver: FirewallDriver): ZonePlan[
       else byNet.set(p.networkId, [p]);
     }
     for (const [net, ports] of [...byNet].sort((a, b) => compareStrings(a[0], b[0]))) {
-      const bridge = `brq${net}`.slice(0, IFNAME_MAX - 1);
+      const bridge = networkBridge(net);
       if (!DEVICE_NAME.test(bridge)) {
         issues.push({ path: child(child('$.devices', ports[0]!.id), 'network_id'), message: `bridge name "${bridge}" derived from it is not a valid interface name` });
       }

@@ -12,7 +12,7 @@
 import { type Family, type Prefix, containsAddress, eui64LinkLocal, formatAddress, formatPrefix, hostPrefix, parsePrefix } from '../net/ip.js';
 import { ICMPV6, PROTOCOL_NUMBERS, UDP } from '../model/protocols.js';
 import type { Direction, GroupRule, Model, Port, Remote } from '../model/types.js';
-import type { CtState, Decision, Packet, PacketPath, Verdict } from '../verify/packet.js';
+import { type CtState, type Decision, type Packet, type PacketPath, type Verdict, conntrackState } from '../verify/packet.js';
 
 /** Built-in (non-group) rules of a port check, by what they are for. */
 export type BuiltinRule =
@@ -111,22 +111,13 @@ export function portByDevice(model: Model, device: string): Port {
 }
 
 /**
- * ICMPv6 types conntrack never tracks (the kernel's nf_conntrack_proto_icmpv6 `noct_valid_new`):
- * MLD 130-132 and 143, router solicitation/advertisement 133/134, neighbour discovery 135/136.
- */
-export const UNTRACKED_ICMPV6: ReadonlySet<number> = new Set([130, 131, 132, 133, 134, 135, 136, 143]);
-
-/**
  * Conntrack state as a stateful port's check sees it: untracked ICMPv6 is UNTRACKED, anything
  * else has the state of the flow. A stateless sender does not change that: its traffic is
  * notracked only where it enters (and its own checks have no state rules); the receiving port's
  * bridge tracks the packet again in the receiver's zone (hybrid: a veth hop between per-port
  * bridges resets conntrack; linuxbridge: stateful and stateless ports never share a bridge).
  */
-export function effectiveCt(packet: Packet): CtState {
-  if (isIcmpv6(packet) && packet.icmpType !== undefined && UNTRACKED_ICMPV6.has(packet.icmpType)) return 'UNTRACKED';
-  return packet.ct;
-}
+export const effectiveCt = conntrackState;
 
 // ---------------------------------------------------------------------------------------------
 // One direction of one port

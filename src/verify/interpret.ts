@@ -15,10 +15,10 @@
  */
 import type { Family } from '../net/ip.js';
 import type { FirewallDriver, Model } from '../model/types.js';
-import { IFNAME_MAX } from '../limits.js';
+import { hybridBridge, hybridVeth, networkBridge } from '../model/devices.js';
 import { type IpsetState, parseIpset } from './ipset.js';
 import { type HookContext, type IptRuleset, type TableName, parseIptables, traverse } from './iptables.js';
-import type { CtState, Decision, Packet, PacketPath } from './packet.js';
+import { type CtState, type Decision, type Packet, type PacketPath, conntrackState } from './packet.js';
 
 /** The bridge port of packets that come from, or leave by, the uplink. */
 export const UPLINK = 'uplink0';
@@ -70,19 +70,8 @@ export interface Interpretation extends Decision {
   readonly zone: number | 'notrack' | undefined;
 }
 
-/**
- * ICMPv6 types nf_conntrack never tracks (nf_conntrack_proto_icmpv6.c `noct_valid_new`): MLD
- * 130-132 and 143, router solicitation/advertisement 133/134, neighbour discovery 135/136.
- */
-export const UNTRACKED_ICMPV6_TYPES: ReadonlySet<number> = new Set([130, 131, 132, 133, 134, 135, 136, 143]);
-
 /** Conntrack's state for a packet that raw PREROUTING did not notrack. */
-export function kernelCtState(packet: Packet): CtState {
-  if (packet.family === 6 && packet.protocol === 58 && packet.icmpType !== undefined && UNTRACKED_ICMPV6_TYPES.has(packet.icmpType)) {
-    return 'UNTRACKED';
-  }
-  return packet.ct;
-}
+export const kernelCtState = conntrackState;
 
 /** Decide a packet on a path, with the trace of every rule whose target was taken. */
 export function interpret(rs: Ruleset, path: PacketPath, packet: Packet, options: InterpretOptions = {}): Interpretation {
@@ -145,7 +134,7 @@ function pass(rs: Ruleset, packet: Packet, hop: Hop): Interpretation {
 export function hostTopology(model: Model, driver: FirewallDriver): InterpretOptions {
   const bridgeOf = bridgeDevices(model, driver);
   if (driver === 'linuxbridge') return { bridgeOf };
-  const bridgeSideOf = new Map(model.ports.map((p) => [p.device, `qvb${p.id}`.slice(0, IFNAME_MAX - 1)] as const));
+  const bridgeSideOf = new Map(model.ports.map((p) => [p.device, hybridVeth(p.id)] as const));
   return { bridgeOf, bridgeSideOf };
 }
 
@@ -157,8 +146,8 @@ export function bridgeDevices(model: Model, driver: FirewallDriver): Map<string,
   const out = new Map<string, string>();
   for (const p of model.ports) {
     if (driver === 'linuxbridge') {
-      if (p.networkId !== undefined) out.set(p.device, `brq${p.networkId}`.slice(0, IFNAME_MAX - 1));
-    } else out.set(p.device, `qbr${p.id}`.slice(0, IFNAME_MAX - 1));
+      if (p.networkId !== undefined) out.set(p.device, networkBridge(p.networkId));
+    } else out.set(p.device, hybridBridge(p.id));
   }
   return out;
 }

@@ -35,14 +35,14 @@ const entry = (p: Prefix): string => (isHost(p) ? formatAddress(p.family, p.addr
 const ENTRY_CHUNK = 1024;
 
 /**
- * The `add` lines of one set, cached by member list and set name: the plan shares member lists
- * between the hosts of a prepared cloud model, whose sets are then printed once, not per host.
+ * The `add` lines of each set, by member list and set name: the plan shares member lists between
+ * the hosts of a prepared cloud model, whose sets are then printed once, not per host.
  */
-const ADD_LINES = new WeakMap<readonly Prefix[], Map<string, readonly string[]>>();
+export type IpsetCache = WeakMap<readonly Prefix[], Map<string, readonly string[]>>;
 
-function addLines(temp: string, members: readonly Prefix[]): readonly string[] {
-  let byName = ADD_LINES.get(members);
-  if (!byName) ADD_LINES.set(members, (byName = new Map()));
+function addLines(cache: IpsetCache, temp: string, members: readonly Prefix[]): readonly string[] {
+  let byName = cache.get(members);
+  if (!byName) cache.set(members, (byName = new Map()));
   let chunks = byName.get(temp);
   if (chunks === undefined) {
     // Joined in chunks rather than a string per line: sets can hold millions of entries, and
@@ -62,7 +62,7 @@ function hashsize(count: number): number {
   return h;
 }
 
-export function renderIpset(sets: readonly SetPlan[], name: (ref: SetRef) => string): string {
+export function renderIpset(sets: readonly SetPlan[], name: (ref: SetRef) => string, cache: IpsetCache = new WeakMap()): string {
   const lines: string[] = [
     '# sgnf ipset script: apply with `ipset restore -f FILE` before iptables-restore and ip6tables-restore.',
   ];
@@ -74,7 +74,7 @@ export function renderIpset(sets: readonly SetPlan[], name: (ref: SetRef) => str
     // A temporary set left over by an interrupted run may have another header: remove it first.
     lines.push(`destroy ${temp} -exist`);
     lines.push(`create ${temp} ${header}`);
-    for (const chunk of addLines(temp, s.members)) lines.push(chunk);
+    for (const chunk of addLines(cache, temp, s.members)) lines.push(chunk);
     lines.push(`create ${live} ${header} -exist`);
     lines.push(`swap ${temp} ${live}`);
     lines.push(`destroy ${temp}`);

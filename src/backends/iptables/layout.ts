@@ -18,6 +18,7 @@
 import type { Family } from '../../net/ip.js';
 import type { GroupChainPlan, HostPlan, PortPlan, Rule, SetRef, Step } from '../../plan/ir.js';
 import { IPTABLES_CHAIN_NAME_MAX } from '../../limits.js';
+import { hybridVeth } from '../../model/devices.js';
 import { fitNames } from '../shared/names.js';
 import { type IptChain, type IptTable, checkChainName, comment, renderMatches } from './syntax.js';
 
@@ -243,7 +244,7 @@ export function layoutRaw(plan: HostPlan, names: IptablesNames, o: IptablesLayou
     } else {
       for (const port of z.ports) {
         // hybrid: each port has its own bridge, joined to the integration bridge by a qvb veth.
-        const qvb = `qvb${port.id}`.slice(0, 14);
+        const qvb = hybridVeth(port.id);
         rules.push(line(`-m physdev --physdev-in ${qvb}`));
         rules.push(line(`-i ${qvb}`));
         rules.push(line(`-m physdev --physdev-in ${port.device}`));

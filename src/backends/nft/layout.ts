@@ -59,7 +59,7 @@
 import type { Family, Prefix } from '../../net/ip.js';
 import { isHost } from '../../net/ip.js';
 import { dropCovered } from '../../net/cidr.js';
-import { IFNAME_MAX } from '../../limits.js';
+import { hybridBridge } from '../../model/devices.js';
 import type { CommentKey, HostPlan, PortPlan, Rule, SetPlan, SetRef, Step } from '../../plan/ir.js';
 import { type SetNames, checkName, comment, element, hash32, hex32, ifname, nftKey, ruleExprs } from './syntax.js';
 
@@ -332,8 +332,8 @@ function membershipSets(s: SetPlan, base: string, comments: boolean): NftSet[] {
 function zoneBridges(plan: HostPlan): { zoned: string[]; notrack: string[]; notrackPorts: string[] } {
   const seen = new Map<string, number | 'notrack'>();
   for (const z of plan.zones) {
-    // hybrid: each port has its own bridge, named like Neutron's: ('qbr' + port id)[:14].
-    const bridges = z.bridge !== undefined ? [z.bridge] : z.ports.map((p) => `qbr${p.id}`.slice(0, IFNAME_MAX - 1));
+    // hybrid: each port has its own bridge.
+    const bridges = z.bridge !== undefined ? [z.bridge] : z.ports.map((p) => hybridBridge(p.id));
     for (const b of bridges) {
       const other = seen.get(b);
       if (other !== undefined && other !== z.zone) throw new Error(`bridge ${b} would need two conntrack treatments (${other} and ${z.zone})`);

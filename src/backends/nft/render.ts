@@ -22,6 +22,8 @@ export interface NftOutput {
   readonly stats: {
     /** Rules in all chains of both tables. */
     readonly rules: number;
+    /** Chains of both tables. */
+    readonly chains: number;
     /** Elements of the membership sets (dispatch and zone maps not counted). */
     readonly setElements: number;
   };
@@ -37,6 +39,7 @@ export function renderNft(plan: HostPlan, options: NftOptions): NftOutput {
     sets: printSets(layout),
     stats: {
       rules: layout.tables.reduce((n, t) => n + t.chains.reduce((m, c) => m + c.rules.length, 0), 0),
+      chains: layout.tables.reduce((n, t) => n + t.chains.length, 0),
       setElements: layout.tables.reduce((n, t) => n + t.sets.reduce((m, s) => m + (s.membership ? s.elements.length : 0), 0), 0),
     },
   };
