@@ -563,25 +563,26 @@ function parseMemberIps(
       c.error(kp, 'must be a list of members ("ip" or ["ip", "mac"])');
       continue;
     }
-    list.forEach((m, i) => {
-      // Paths are built only when needed: this runs once per member.
-      const mp = (): string => child(kp, i);
+    // A plain loop, paths built only for errors: this runs once per member, millions of times.
+    for (let i = 0; i < list.length; i++) {
+      const m = list[i];
       let ipText: Json | undefined = m;
-      let ipPath = mp;
+      let pair = false;
       if (Array.isArray(m)) {
         ipText = m[0];
-        ipPath = () => child(mp(), 0);
+        pair = true;
         const mac = m[1];
         if (m.length > 2 || (mac !== undefined && mac !== null && (typeof mac !== 'string' || parseMac(mac) === undefined))) {
-          c.error(mp(), 'a member is "ip" or ["ip", "mac"] with a valid MAC address');
-          return;
+          c.error(child(kp, i), 'a member is "ip" or ["ip", "mac"] with a valid MAC address');
+          continue;
         }
       }
       const p = typeof ipText === 'string' ? parsePrefix(ipText) : 'must be an IP address or prefix';
+      const ipPath = (): string => (pair ? child(child(kp, i), 0) : child(kp, i));
       if (typeof p === 'string') c.error(ipPath(), p);
       else if (p.prefix.family !== family) c.error(ipPath(), `${printable(ipText as string)} is not an IPv${family} address`);
       else add(group, p.prefix, ipPath);
-    });
+    }
   }
 }
 

@@ -12,6 +12,12 @@ export interface Prefix {
   /** Network address: host bits are always zero. */
   readonly addr: bigint;
   readonly len: number;
+  /**
+   * Canonical text of `addr` (no length), when parsing already knew it: usually the input
+   * string itself. Printers use it instead of formatting the bigint again, which for a million
+   * members is most of the printing time. Never part of a prefix's identity.
+   */
+  readonly text?: string;
 }
 
 export const familyBits = (f: Family): number => (f === 4 ? 32 : 128);
@@ -60,21 +66,21 @@ function hexDigit(c: number): number {
   return l >= 97 && l <= 102 ? l - 87 : -1;
 }
 
-/** Scratch space for parseV6's 16-bit words (parsing is synchronous, so one buffer is enough). */
+/** Scratch space for the 16-bit words of an IPv6 address (parsing is synchronous). */
 const WORDS = new Array<number>(10).fill(0);
 
 /**
- * Parse IPv6 (RFC 4291 text forms, including an embedded dotted quad); no zone ids. A hand
- * scanner rather than split/regex: member lists make this a hot path.
+ * Scan IPv6 text (RFC 4291 forms, including an embedded dotted quad; no zone ids) into WORDS.
+ * A hand scanner rather than split/regex: member lists make this a hot path.
  */
-export function parseV6(text: string): bigint | undefined {
+function scanV6(text: string): boolean {
   const len = text.length;
-  if (len < 2 || len > 45) return undefined;
+  if (len < 2 || len > 45) return false;
   let n = 0; // words parsed
   let gap = -1; // word index where "::" stands
   let i = 0;
   if (text.charCodeAt(0) === 58 /* : */) {
-    if (text.charCodeAt(1) !== 58) return undefined;
+    if (text.charCodeAt(1) !== 58) return false;
     gap = 0;
     i = 2;
   }
@@ -85,36 +91,54 @@ export function parseV6(text: string): bigint | undefined {
     if (j < len && text.charCodeAt(j) === 46 /* . */) {
       // An embedded dotted quad ends the address and fills the last two words.
       const v4 = v4Number(text, i);
-      if (v4 === undefined || n > 6) return undefined;
+      if (v4 === undefined || n > 6) return false;
       WORDS[n++] = v4 >>> 16;
       WORDS[n++] = v4 & 0xffff;
       break;
     }
-    if (j === i || j - i > 4 || n === 8) return undefined;
+    if (j === i || j - i > 4 || n === 8) return false;
     WORDS[n++] = w;
     if (j === len) break;
-    if (text.charCodeAt(j) !== 58) return undefined;
+    if (text.charCodeAt(j) !== 58) return false;
     j++;
     if (j < len && text.charCodeAt(j) === 58) {
-      if (gap >= 0) return undefined;
+      if (gap >= 0) return false;
       gap = n;
       j++;
-    } else if (j === len) return undefined; // a single trailing colon
+    } else if (j === len) return false; // a single trailing colon
     i = j;
   }
-  if (gap < 0 ? n !== 8 : n > 7) return undefined;
+  if (gap < 0 ? n !== 8 : n > 7) return false;
   if (gap >= 0) {
     // Expand "::": move the words after it to the end, zeros in between.
     const zeros = 8 - n;
     for (let k = n - 1; k >= gap; k--) WORDS[k + zeros] = WORDS[k]!;
     for (let k = gap; k < gap + zeros; k++) WORDS[k] = 0;
   }
+  return true;
+}
+
+/**
+ * The bigint of WORDS. BigInt arithmetic allocates at every step, so the parts are exact
+ * doubles (48 + 48 + 32 bits), and the shifted high part is reused while consecutive addresses
+ * share it (members of one subnet do): two or three BigInt operations instead of seven.
+ */
+let lastHi = -1;
+let lastHiBig = 0n;
+function wordsValue(): bigint {
   const w = WORDS;
-  // Three exact doubles (48 + 48 + 32 bits) make three BigInts instead of eight.
   const hi = (w[0]! * 65536 + w[1]!) * 65536 + w[2]!;
   const mid = (w[3]! * 65536 + w[4]!) * 65536 + w[5]!;
   const lo = w[6]! * 65536 + w[7]!;
-  return (BigInt(hi) << 80n) | (BigInt(mid) << 32n) | BigInt(lo);
+  if (hi !== lastHi) {
+    lastHi = hi;
+    lastHiBig = BigInt(hi) << 80n;
+  }
+  return mid === 0 ? lastHiBig | BigInt(lo) : lastHiBig | (BigInt(mid) << 32n) | BigInt(lo);
+}
+
+export function parseV6(text: string): bigint | undefined {
+  return scanV6(text) ? wordsValue() : undefined;
 }
 
 export function parseAddress(text: string): { family: Family; addr: bigint } | undefined {
@@ -140,25 +164,40 @@ export interface ParsedPrefix {
   readonly hadHostBits: boolean;
 }
 
-/** Parse `addr` or `addr/len`; a bare address is a host prefix (/32 or /128). */
+/**
+ * Parse `addr` or `addr/len`; a bare address is a host prefix (/32 or /128). The prefix keeps
+ * the canonical text of its address (the input itself when it is canonical, as dotted quads
+ * always are once validated).
+ */
 export function parsePrefix(text: string): ParsedPrefix | string {
   const slash = text.indexOf('/');
   const addrText = slash < 0 ? text : text.slice(0, slash);
-  const parsed = parseAddress(addrText);
-  if (parsed === undefined) return `"${printable(text)}" is not an IPv4 or IPv6 address or prefix`;
-  const bits = familyBits(parsed.family);
-  // A bare address (the common case for members) is its own network: no masking needed.
-  if (slash < 0) return { prefix: { family: parsed.family, addr: parsed.addr, len: bits }, hadHostBits: false };
-  let len = bits;
-  if (slash >= 0) {
-    const lenText = text.slice(slash + 1);
-    if (!/^(0|[1-9][0-9]{0,2})$/.test(lenText) || Number(lenText) > bits) {
-      return `"${printable(text)}" has an invalid prefix length (0 to ${bits} for IPv${parsed.family})`;
-    }
-    len = Number(lenText);
+  let family: Family;
+  let addr: bigint;
+  let canonical: string;
+  if (addrText.includes(':')) {
+    if (!scanV6(addrText)) return `"${printable(text)}" is not an IPv4 or IPv6 address or prefix`;
+    family = 6;
+    addr = wordsValue();
+    canonical = isCanonicalV6(addrText, WORDS) ? addrText : formatWords(WORDS);
+  } else {
+    const v = v4Number(addrText, 0);
+    if (v === undefined) return `"${printable(text)}" is not an IPv4 or IPv6 address or prefix`;
+    family = 4;
+    addr = BigInt(v);
+    canonical = addrText;
   }
-  const net = networkOf(parsed.family, parsed.addr, len);
-  return { prefix: { family: parsed.family, addr: net, len }, hadHostBits: net !== parsed.addr };
+  const bits = familyBits(family);
+  // A bare address (the common case for members) is its own network: no masking needed.
+  if (slash < 0) return { prefix: { family, addr, len: bits, text: canonical }, hadHostBits: false };
+  const lenText = text.slice(slash + 1);
+  if (!/^(0|[1-9][0-9]{0,2})$/.test(lenText) || Number(lenText) > bits) {
+    return `"${printable(text)}" has an invalid prefix length (0 to ${bits} for IPv${family})`;
+  }
+  const len = Number(lenText);
+  const net = networkOf(family, addr, len);
+  const hadHostBits = net !== addr;
+  return { prefix: { family, addr: net, len, text: hadHostBits ? formatAddress(family, net) : canonical }, hadHostBits };
 }
 
 // Text of every byte: printing members is hot, and number-to-string conversions are not free.
@@ -181,9 +220,13 @@ export function formatV6(addr: bigint): string {
     const x = Number(BigInt.asUintN(32, addr >> BigInt(32 * k)));
     words.push(x >>> 16, x & 0xffff);
   }
-  // Longest run of zero words (length >= 2), the first one on ties.
-  let bestStart = -1;
-  let bestLen = 0;
+  return formatWords(words);
+}
+
+/** Where RFC 5952 puts "::": the longest run of two or more zero words, the first on ties. */
+function zeroRun(words: readonly number[]): { start: number; len: number } {
+  let start = -1;
+  let len = 0;
   for (let i = 0; i < 8; ) {
     if (words[i] !== 0) {
       i++;
@@ -191,23 +234,33 @@ export function formatV6(addr: bigint): string {
     }
     let j = i;
     while (j < 8 && words[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
+    if (j - i > len) {
+      start = i;
+      len = j - i;
     }
     i = j;
   }
-  if (bestLen < 2) bestStart = -1;
-  // glibc prints an embedded IPv4 for ::a.b.c.d and ::ffff:a.b.c.d.
-  if (bestStart === 0 && (bestLen === 6 || (bestLen === 5 && words[5] === 0xffff))) {
-    const prefix = bestLen === 6 ? '::' : '::ffff:';
-    return prefix + formatV4(addr & 0xffffffffn);
+  return len < 2 ? { start: -1, len: 0 } : { start, len };
+}
+
+/** glibc prints an embedded IPv4 for ::a.b.c.d and ::ffff:a.b.c.d. */
+const embedsV4 = (words: readonly number[], run: { start: number; len: number }): boolean =>
+  run.start === 0 && (run.len === 6 || (run.len === 5 && words[5] === 0xffff));
+
+/** RFC 5952 text of eight 16-bit words (see formatV6). */
+function formatWords(words: readonly number[]): string {
+  const run = zeroRun(words);
+  if (embedsV4(words, run)) {
+    const prefix = run.len === 6 ? '::' : '::ffff:';
+    const hi = words[6]!;
+    const lo = words[7]!;
+    return `${prefix}${DECIMAL[hi >>> 8]}.${DECIMAL[hi & 255]}.${DECIMAL[lo >>> 8]}.${DECIMAL[lo & 255]}`;
   }
   let out = '';
   for (let i = 0; i < 8; i++) {
-    if (i === bestStart) {
+    if (i === run.start) {
       out += i === 0 ? '::' : ':';
-      i += bestLen - 1;
+      i += run.len - 1;
       continue;
     }
     out += hexWord(words[i]!);
@@ -216,13 +269,44 @@ export function formatV6(addr: bigint): string {
   return out;
 }
 
+/**
+ * Whether `text` is already the RFC 5952 form of `words`, compared in place: the usual member
+ * text is canonical, and building a string only to compare it would double the garbage.
+ */
+function isCanonicalV6(text: string, words: readonly number[]): boolean {
+  const run = zeroRun(words);
+  if (embedsV4(words, run)) return false; // rare: let the caller format it
+  let pos = 0;
+  for (let i = 0; i < 8; i++) {
+    if (i === run.start) {
+      if (text.charCodeAt(pos++) !== 58) return false;
+      if (i === 0 && text.charCodeAt(pos++) !== 58) return false;
+      i += run.len - 1;
+      if (i === 7) return pos === text.length;
+      continue;
+    }
+    const w = words[i]!;
+    for (let shift = w >= 0x1000 ? 12 : w >= 0x100 ? 8 : w >= 0x10 ? 4 : 0; shift >= 0; shift -= 4) {
+      const d = (w >>> shift) & 15;
+      if (text.charCodeAt(pos++) !== (d < 10 ? 48 + d : 87 + d)) return false;
+    }
+    if (i < 7 && text.charCodeAt(pos++) !== 58) return false;
+  }
+  return pos === text.length;
+}
+
 export function formatAddress(family: Family, addr: bigint): string {
   return family === 4 ? formatV4(addr) : formatV6(addr);
 }
 
+/** Canonical text of a prefix's address (no length): the parser's text when it kept one. */
+export function addressText(p: Prefix): string {
+  return p.text ?? formatAddress(p.family, p.addr);
+}
+
 /** Always with the length, as iptables-save and ipset print prefixes: `10.0.0.11/32`. */
 export function formatPrefix(p: Prefix): string {
-  return `${formatAddress(p.family, p.addr)}/${p.len}`;
+  return `${addressText(p)}/${p.len}`;
 }
 
 export function hostPrefix(family: Family, addr: bigint): Prefix {

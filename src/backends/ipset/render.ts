@@ -5,7 +5,7 @@
  * (membership updates need no iptables reload).
  */
 import { IPSET_HASHSIZE_MAX, IPSET_HASHSIZE_MIN, IPSET_LIVE_NAME_MAX, IPSET_MAXELEM, IPSET_NAME_MAX, IPSET_TEMP_SUFFIX } from '../../limits.js';
-import { type Prefix, formatAddress, formatPrefix, isHost } from '../../net/ip.js';
+import { type Prefix, addressText, formatPrefix, isHost } from '../../net/ip.js';
 import type { SetPlan, SetRef } from '../../plan/ir.js';
 import { fitNames } from '../shared/names.js';
 
@@ -30,7 +30,7 @@ export function ipsetNames(sets: readonly SetRef[], prefix: string): (ref: SetRe
 }
 
 /** ipset save prints host entries without their length; so do we. */
-const entry = (p: Prefix): string => (isHost(p) ? formatAddress(p.family, p.addr) : formatPrefix(p));
+const entry = (p: Prefix): string => (isHost(p) ? addressText(p) : formatPrefix(p));
 
 const ENTRY_CHUNK = 1024;
 

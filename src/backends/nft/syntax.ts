@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { IFNAME_MAX, NFT_COMMENT_MAX, NFT_NAME_MAX } from '../../limits.js';
-import { type Family, type Prefix, formatAddress, formatPrefix, isHost } from '../../net/ip.js';
+import { type Family, type Prefix, addressText, formatPrefix, isHost } from '../../net/ip.js';
 import type { CtState, Match } from '../../plan/ir.js';
 
 /**
@@ -70,7 +70,7 @@ export function mac(m: string): string {
 }
 
 /** nft prints host prefixes without their length; so do we (outputs compare with `nft list`). */
-export const element = (p: Prefix): string => (isHost(p) ? formatAddress(p.family, p.addr) : formatPrefix(p));
+export const element = (p: Prefix): string => (isHost(p) ? addressText(p) : formatPrefix(p));
 
 export const hex32 = (n: number): string => `0x${(n >>> 0).toString(16).padStart(8, '0')}`;
 
