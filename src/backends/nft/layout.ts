@@ -60,8 +60,9 @@ import type { Family, Prefix } from '../../net/ip.js';
 import { isHost } from '../../net/ip.js';
 import { dropCovered } from '../../net/cidr.js';
 import { hybridBridge } from '../../model/devices.js';
-import type { CommentKey, HostPlan, PortPlan, Rule, SetPlan, SetRef, Step } from '../../plan/ir.js';
-import { type SetNames, checkName, comment, element, hash32, hex32, ifname, nftKey, ruleExprs } from './syntax.js';
+import type { Direction } from '../../model/types.js';
+import type { CommentKey, HostPlan, Match, PortPlan, Rule, SetPlan, SetRef, Step } from '../../plan/ir.js';
+import { type SetNames, checkName, comment, element, hash32, hex32, ifname, nftKey, ruleTexts } from './syntax.js';
 
 export interface NftOptions {
   /** Name prefix (the compile option, e.g. `sgnf`): tables are `<prefix>_ports`, `<prefix>_sg`. */
@@ -126,25 +127,52 @@ const COMMENTS: Readonly<Record<CommentKey | 'unmatchedDrop' | 'bridged', string
 
 export function layoutNft(plan: HostPlan, o: NftOptions): NftLayout {
   const base = tablePrefix(o.prefix);
-  const c = (text: string): string[] => (o.comments ? [comment(text)] : []);
-  const line = (...parts: (string | string[])[]): string => parts.flat().join(' ');
-
-  const portIndex = portIndices(plan.ports.map((p) => p.port.id));
-  const portKey = new Map(plan.ports.map((p) => [p.port.id, nftKey(p.port.id)]));
-  const portChain = (kind: 'i' | 'o' | 's', f: Family, id: string): string => `${kind}${f}_${portKey.get(id)!}`;
-  const groupChain = (key: string): string => {
-    const g = plan.groupChains.get(key)!;
-    return `g${g.direction === 'ingress' ? 'i' : 'o'}${g.family}_${nftKey(g.group)}`;
+  // Comment clauses with their leading space ('' with comments off), so a rule is one template.
+  const note = (text: string): string => (o.comments ? ` ${comment(text)}` : '');
+  const fixedNotes = new Map<keyof typeof COMMENTS, string>();
+  const fixedNote = (key: keyof typeof COMMENTS): string => {
+    let n = fixedNotes.get(key);
+    if (n === undefined) fixedNotes.set(key, (n = note(COMMENTS[key])));
+    return n;
   };
-  const setBase = (ref: SetRef): string => `${ref.kind === 'group' ? 'g' : 'a'}${ref.family}_${nftKey(ref.id)}`;
-  const setNames: SetNames = (m) => ({ hosts: `${setBase(m.set)}_h`, nets: `${setBase(m.set)}_n` });
+  const ruleNote = (r: Rule): string => {
+    if (r.comment === undefined || !o.comments) return '';
+    return typeof r.comment === 'string' ? fixedNote(r.comment) : note(`sg ${r.comment.group} rule ${r.comment.id ?? `#${r.comment.rule}`}`);
+  };
+
+  const keys = new Map<string, string>();
+  const keyOf = (id: string): string => {
+    let k = keys.get(id);
+    if (k === undefined) keys.set(id, (k = nftKey(id)));
+    return k;
+  };
+  const portIndex = portIndices(plan.ports.map((p) => p.port.id));
+  // Every name of a port's objects, formatted once per port.
+  const ports = plan.ports.map((p) => portNames(p, keyOf(p.port.id), portIndex.get(p.port.id)!));
+  const groupChain = new Map<string, string>();
+  for (const [key, g] of plan.groupChains) groupChain.set(key, `g${g.direction === 'ingress' ? 'i' : 'o'}${g.family}_${keyOf(g.group)}`);
+  const setBase = (ref: SetRef): string => `${ref.kind === 'group' ? 'g' : 'a'}${ref.family}_${keyOf(ref.id)}`;
+  const setNames: SetNames = (m) => {
+    const b = setBase(m.set);
+    return { hosts: `${b}_h`, nets: `${b}_n` };
+  };
 
   const ruleLines = (r: Rule, f: Family, allow: string): string[] => {
-    const note =
-      r.comment === undefined ? [] : typeof r.comment === 'string' ? c(COMMENTS[r.comment]) : c(`sg ${r.comment.group} rule ${r.comment.id ?? `#${r.comment.rule}`}`);
-    return ruleExprs(r.matches, f, setNames).map((exprs) => line(exprs, r.verdict === 'allow' ? allow : 'drop', note));
+    const tail = `${r.verdict === 'allow' ? allow : 'drop'}${ruleNote(r)}`;
+    return ruleTexts(r.matches, f, setNames).map((exprs) => (exprs === '' ? tail : `${exprs} ${tail}`));
   };
-  const allowOf = (direction: 'ingress' | 'egress', f: Family): string => (direction === 'ingress' ? 'accept' : `goto ingress_v${f}`);
+  const allowOf = (direction: Direction, f: Family): string => (direction === 'ingress' ? 'accept' : `goto ingress_v${f}`);
+  // Most port steps are rule objects shared by all ports (plan/host.ts): print each once per
+  // family and direction. Group chain rules are printed once anyway and are not memoised.
+  const printed = new Map<string, Map<Rule, string[]>>();
+  const stepLines = (r: Rule, f: Family, direction: Direction): string[] => {
+    const memoKey = `${direction}${f}`;
+    let byRule = printed.get(memoKey);
+    if (!byRule) printed.set(memoKey, (byRule = new Map()));
+    let lines = byRule.get(r);
+    if (lines === undefined) byRule.set(r, (lines = ruleLines(r, f, allowOf(direction, f))));
+    return lines;
+  };
 
   // ---- inet table: sets, dispatch maps, zones, chains
   const sets: NftSet[] = [];
@@ -154,14 +182,14 @@ export function layoutNft(plan: HostPlan, o: NftOptions): NftLayout {
       kind: 'map',
       name: `egress_ports_v${f}`,
       spec: ['type mark : verdict'],
-      elements: plan.ports.map((p) => `${hex32(portIndex.get(p.port.id)! << 16)} : goto ${portChain('o', f, p.port.id)}`),
+      elements: ports.map((p) => `${p.inMark} : goto ${p.chains[f].egress}`),
       membership: false,
     });
     sets.push({
       kind: 'map',
       name: `ingress_ports_v${f}`,
       spec: ['type mark : verdict'],
-      elements: plan.ports.map((p) => `${hex32(portIndex.get(p.port.id)!)} : goto ${portChain('i', f, p.port.id)}`),
+      elements: ports.map((p) => `${p.outMark} : goto ${p.chains[f].ingress}`),
       membership: false,
     });
   }
@@ -184,95 +212,100 @@ export function layoutNft(plan: HostPlan, o: NftOptions): NftLayout {
         // notrack and a zone template exclude each other (a later `ct zone set` would attach a
         // template to an untracked packet, and `notrack` ignores a packet that has one): accept
         // ends this hook for notracked packets.
-        line('iifname @notrack_bridges notrack accept', c('Bridges of stateless ports: no conntrack.')),
+        'iifname @notrack_bridges notrack accept' + note('Bridges of stateless ports: no conntrack.'),
         // By in-port too: what a stateless port sends is untracked even on a bridge it shares.
         // The mark means a port index only on packets that entered through a bridge; a negated
         // `iifkind != "bridge"` would not exempt the others (devices without a kind never match).
-        line(`meta iifkind "bridge" meta mark & ${hex32(IN_MASK)} @notrack_ports notrack accept`, c('Sent by a stateless port: no conntrack.')),
-        line('ct zone set iifname map @zone_bridges', c('Conntrack zone of the bridge.')),
+        `meta iifkind "bridge" meta mark & ${hex32(IN_MASK)} @notrack_ports notrack accept` + note('Sent by a stateless port: no conntrack.'),
+        'ct zone set iifname map @zone_bridges' + note('Conntrack zone of the bridge.'),
       ],
     },
     {
       name: 'hook_forward',
       hook: 'type filter hook forward priority filter; policy accept;',
-      rules: [line('meta iifkind "bridge" meta nfproto vmap { ipv4 : goto forward_v4, ipv6 : goto forward_v6 }', c(COMMENTS.bridged))],
+      rules: ['meta iifkind "bridge" meta nfproto vmap { ipv4 : goto forward_v4, ipv6 : goto forward_v6 }' + fixedNote('bridged')],
     },
     {
       name: 'hook_input',
       hook: 'type filter hook input priority filter; policy accept;',
-      rules: [line('meta iifkind "bridge" meta nfproto vmap { ipv4 : goto input_v4, ipv6 : goto input_v6 }', c(COMMENTS.bridged))],
+      rules: ['meta iifkind "bridge" meta nfproto vmap { ipv4 : goto input_v4, ipv6 : goto input_v6 }' + fixedNote('bridged')],
     },
   ];
   for (const f of FAMILIES) {
-    const egressDispatch = line(`meta mark & ${hex32(IN_MASK)} vmap @egress_ports_v${f}`, c('Traffic from a VM port: its egress chain.'));
-    chains.push({ name: `forward_v${f}`, rules: [egressDispatch, line(`goto ingress_v${f}`, c('Not sent by a filtered port: check the receiver.'))] });
+    const egressDispatch = `meta mark & ${hex32(IN_MASK)} vmap @egress_ports_v${f}` + note('Traffic from a VM port: its egress chain.');
+    chains.push({ name: `forward_v${f}`, rules: [egressDispatch, `goto ingress_v${f}` + note('Not sent by a filtered port: check the receiver.')] });
     chains.push({ name: `input_v${f}`, rules: [egressDispatch] });
     chains.push({
       name: `ingress_v${f}`,
-      rules: [line(`meta mark & ${hex32(OUT_MASK)} vmap @ingress_ports_v${f}`, c('Traffic to a VM port: its ingress chain.')), line('accept', c('To no filtered port.'))],
+      rules: [`meta mark & ${hex32(OUT_MASK)} vmap @ingress_ports_v${f}` + note('Traffic to a VM port: its ingress chain.'), 'accept' + note('To no filtered port.')],
     });
   }
-  for (const p of plan.ports) {
-    for (const f of FAMILIES) chains.push(...portChains(p, f));
+  for (let i = 0; i < plan.ports.length; i++) {
+    for (const f of FAMILIES) portChains(plan.ports[i]!, f, ports[i]!.chains[f]);
   }
   for (const [key, g] of plan.groupChains) {
-    chains.push({ name: groupChain(key), rules: g.rules.flatMap((r) => ruleLines(r, g.family, allowOf(g.direction, g.family))) });
+    const allow = allowOf(g.direction, g.family);
+    const rules: string[] = [];
+    for (const r of g.rules) for (const l of ruleLines(r, g.family, allow)) rules.push(l);
+    chains.push({ name: groupChain.get(key)!, rules });
   }
 
-  function portChains(p: PortPlan, f: Family): NftChain[] {
+  /** The ingress, egress and anti-spoofing chains of one port and family, appended to `chains`. */
+  function portChains(p: PortPlan, f: Family, names: PortChainNames): void {
     const fp = p.families[f];
-    const id = p.port.id;
-    const steps = (list: readonly Step[], direction: 'ingress' | 'egress'): string[] =>
-      list.flatMap((s) => {
+    // A loop rather than flatMap: this runs for every step of every port.
+    const steps = (list: readonly Step[], direction: Direction): string[] => {
+      const out: string[] = [];
+      for (const s of list) {
         switch (s.kind) {
           case 'rule':
-            return ruleLines(s.rule, f, allowOf(direction, f));
+            for (const l of stepLines(s.rule, f, direction)) out.push(l);
+            break;
           case 'antiSpoof':
-            return [`jump ${portChain('s', f, id)}`];
+            out.push(`jump ${names.spoof}`);
+            break;
           case 'groups':
-            return fp.groupChains[direction].map((k) => `jump ${groupChain(k)}`);
+            for (const k of fp.groupChains[direction]) out.push(`jump ${groupChain.get(k)!}`);
+            break;
           case 'fallback':
-            return [line('drop', c(COMMENTS.unmatchedDrop))];
+            out.push('drop' + fixedNote('unmatchedDrop'));
+            break;
         }
-      });
-    const spoof = [
-      ...fp.spoofPairs.flatMap((sp) =>
-        ruleExprs([...(sp.prefix ? [{ kind: 'src' as const, prefix: sp.prefix }] : []), { kind: 'srcMac', mac: sp.mac }], f, setNames).map((e) =>
-          line(e, 'return', c(COMMENTS.pairAllow)),
-        ),
-      ),
-      line('drop', c(COMMENTS.pairDrop)),
-    ];
-    return [
-      { name: portChain('i', f, id), rules: steps(fp.ingress, 'ingress') },
-      { name: portChain('o', f, id), rules: steps(fp.egress, 'egress') },
-      { name: portChain('s', f, id), rules: spoof },
-    ];
+      }
+      return out;
+    };
+    const spoof: string[] = [];
+    const allowPair = 'return' + fixedNote('pairAllow');
+    for (const sp of fp.spoofPairs) {
+      const matches: Match[] = sp.prefix ? [{ kind: 'src', prefix: sp.prefix }, { kind: 'srcMac', mac: sp.mac }] : [{ kind: 'srcMac', mac: sp.mac }];
+      for (const exprs of ruleTexts(matches, f, setNames)) spoof.push(exprs === '' ? allowPair : `${exprs} ${allowPair}`);
+    }
+    spoof.push('drop' + fixedNote('pairDrop'));
+    chains.push({ name: names.ingress, rules: steps(fp.ingress, 'ingress') }, { name: names.egress, rules: steps(fp.egress, 'egress') }, { name: names.spoof, rules: spoof });
   }
 
   // ---- bridge table: port marks
-  const outChain = (id: string): string => `out_${portKey.get(id)!}`;
   const bridge: NftTable = {
     family: 'bridge',
     name: `${base}_ports`,
     ...(o.comments && { comment: 'sgnf: marks the filtered VM ports a bridged packet enters and leaves by' }),
     sets: [
-      { kind: 'map', name: 'in_ports', spec: ['type ifname : mark'], elements: plan.ports.map((p) => `${ifname(p.port.device)} : ${hex32(portIndex.get(p.port.id)! << 16)}`), membership: false },
-      { kind: 'map', name: 'out_ports', spec: ['type ifname : verdict'], elements: plan.ports.map((p) => `${ifname(p.port.device)} : goto ${outChain(p.port.id)}`), membership: false },
+      { kind: 'map', name: 'in_ports', spec: ['type ifname : mark'], elements: ports.map((p) => `${p.device} : ${p.inMark}`), membership: false },
+      { kind: 'map', name: 'out_ports', spec: ['type ifname : verdict'], elements: ports.map((p) => `${p.device} : goto ${p.out}`), membership: false },
     ],
     chains: [
       {
         name: 'hook_prerouting',
         hook: 'type filter hook prerouting priority -300; policy accept;',
-        rules: [line('meta mark set 0x00000000', c('Forget marks of earlier bridges.')), line('meta mark set iifname map @in_ports', c('Entered by a filtered VM port.'))],
+        rules: ['meta mark set 0x00000000' + note('Forget marks of earlier bridges.'), 'meta mark set iifname map @in_ports' + note('Entered by a filtered VM port.')],
       },
-      { name: 'hook_forward', hook: 'type filter hook forward priority -200; policy accept;', rules: [line('oifname vmap @out_ports', c('Leaves by a filtered VM port.'))] },
+      { name: 'hook_forward', hook: 'type filter hook forward priority -200; policy accept;', rules: ['oifname vmap @out_ports' + note('Leaves by a filtered VM port.')] },
       {
         name: 'hook_postrouting',
         hook: 'type filter hook postrouting priority 300; policy accept;',
-        rules: [line('meta mark set 0x00000000', c('The port marks do not leave the bridge.'))],
+        rules: ['meta mark set 0x00000000' + note('The port marks do not leave the bridge.')],
       },
-      ...plan.ports.map((p) => ({ name: outChain(p.port.id), rules: [`meta mark set meta mark & ${hex32(IN_MASK)} | ${hex32(portIndex.get(p.port.id)!)}`] })),
+      ...ports.map((p) => ({ name: p.out, rules: [`meta mark set meta mark & ${hex32(IN_MASK)} | ${p.outMark}`] })),
     ],
   };
   const inet: NftTable = {
@@ -285,6 +318,29 @@ export function layoutNft(plan: HostPlan, o: NftOptions): NftLayout {
   const tables = [bridge, inet];
   checkNames(tables);
   return { tables, portIndex };
+}
+
+interface PortChainNames {
+  readonly ingress: string;
+  readonly egress: string;
+  readonly spoof: string;
+}
+
+/** A port's printed names and marks (see the header comment for the mark layout). */
+interface PortNames {
+  /** The device as an nft string. */
+  readonly device: string;
+  /** Its bridge chain, which sets the out-port bits of the mark. */
+  readonly out: string;
+  /** Its index in the in-port bits (mark & IN_MASK) and in the out-port bits, as hex32. */
+  readonly inMark: string;
+  readonly outMark: string;
+  readonly chains: Readonly<Record<Family, PortChainNames>>;
+}
+
+function portNames(p: PortPlan, key: string, index: number): PortNames {
+  const chainsOf = (f: Family): PortChainNames => ({ ingress: `i${f}_${key}`, egress: `o${f}_${key}`, spoof: `s${f}_${key}` });
+  return { device: ifname(p.port.device), out: `out_${key}`, inMark: hex32(index << 16), outMark: hex32(index), chains: { 4: chainsOf(4), 6: chainsOf(6) } };
 }
 
 /** `sgnf` -> `sgnf`; `My-Cloud` -> `my_cloud`. The table names then carry the required `_`. */

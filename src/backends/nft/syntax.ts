@@ -100,58 +100,117 @@ const ctStates = (s: readonly CtState[]): string => s.map((x) => x.toLowerCase()
 /** A set match: the host-address set and the prefix set of one plan set (see layout). */
 export type SetNames = (m: Extract<Match, { kind: 'set' }>) => { readonly hosts: string; readonly nets: string };
 
+/** The matches of one plan rule by kind (the first of each kind, as the plan has at most one). */
+interface Matches {
+  ct?: Extract<Match, { kind: 'ctState' }>;
+  src?: Extract<Match, { kind: 'src' }>;
+  dst?: Extract<Match, { kind: 'dst' }>;
+  protocol?: Extract<Match, { kind: 'protocol' }>;
+  sport?: Extract<Match, { kind: 'srcPort' }>;
+  dport?: Extract<Match, { kind: 'dstPort' }>;
+  icmp?: Extract<Match, { kind: 'icmp' }>;
+  mac?: Extract<Match, { kind: 'srcMac' }>;
+  set?: Extract<Match, { kind: 'set' }>;
+}
+
+/** One pass over the matches (this runs for every rule of every chain). */
+function byKind(matches: readonly Match[]): Matches {
+  const m: Matches = {};
+  for (const x of matches) {
+    switch (x.kind) {
+      case 'ctState': m.ct ??= x; break;
+      case 'src': m.src ??= x; break;
+      case 'dst': m.dst ??= x; break;
+      case 'protocol': m.protocol ??= x; break;
+      case 'srcPort': m.sport ??= x; break;
+      case 'dstPort': m.dport ??= x; break;
+      case 'icmp': m.icmp ??= x; break;
+      case 'srcMac': m.mac ??= x; break;
+      case 'set': m.set ??= x; break;
+    }
+  }
+  return m;
+}
+
 /**
  * The expressions of one plan rule, in evaluation order (conntrack state, addresses, protocol,
  * then the set lookup last), as alternatives: a rule with a set match becomes two rules, one per
  * set of the pair; any other rule is one.
  */
 export function ruleExprs(matches: readonly Match[], family: Family, sets: SetNames): string[][] {
+  const m = byKind(matches);
+  const out = plainExprs(m, family);
+  const lookups = setLookups(m, family, sets);
+  return lookups === undefined ? [out] : lookups.map((l) => [...out, l]);
+}
+
+/** Like ruleExprs, but each alternative as one line of text (what the layout prints). */
+export function ruleTexts(matches: readonly Match[], family: Family, sets: SetNames): string[] {
+  const m = byKind(matches);
+  const text = plainExprs(m, family).join(' ');
+  const lookups = setLookups(m, family, sets);
+  if (lookups === undefined) return [text];
+  return text === '' ? lookups : lookups.map((l) => `${text} ${l}`);
+}
+
+/** Every expression but the set lookup. */
+function plainExprs(m: Matches, family: Family): string[] {
   const out: string[] = [];
-  const find = <K extends Match['kind']>(k: K): Extract<Match, { kind: K }> | undefined =>
-    matches.find((m): m is Extract<Match, { kind: K }> => m.kind === k);
-  const ct = find('ctState');
-  if (ct) out.push(`ct state ${ctStates(ct.states)}`);
-  for (const dir of ['src', 'dst'] as const) {
-    const a = find(dir);
-    if (a && a.prefix.len > 0) {
-      if (a.prefix.family !== family) throw new Error(`IPv${a.prefix.family} prefix in an IPv${family} rule`);
-      out.push(`${L3[family]} ${dir === 'src' ? 'saddr' : 'daddr'} ${element(a.prefix)}`);
-    }
-  }
-  out.push(...protocolExprs(find('protocol')?.protocol, find('srcPort'), find('dstPort'), find('icmp'), family));
-  const mac_ = find('srcMac');
-  if (mac_) out.push(`ether saddr ${mac(mac_.mac)}`);
-  const set = find('set');
-  if (!set) return [out];
+  if (m.ct) out.push(`ct state ${ctStates(m.ct.states)}`);
+  addressExpr(m.src, family, out);
+  addressExpr(m.dst, family, out);
+  protocolExprs(m.protocol?.protocol, m.sport, m.dport, m.icmp, family, out);
+  if (m.mac) out.push(`ether saddr ${mac(m.mac.mac)}`);
+  return out;
+}
+
+/** `ip saddr 10.0.0.5`; nothing for the any-address. */
+function addressExpr(a: Extract<Match, { kind: 'src' | 'dst' }> | undefined, family: Family, out: string[]): void {
+  if (!a || a.prefix.len === 0) return;
+  if (a.prefix.family !== family) throw new Error(`IPv${a.prefix.family} prefix in an IPv${family} rule`);
+  out.push(`${L3[family]} ${a.kind === 'src' ? 'saddr' : 'daddr'} ${element(a.prefix)}`);
+}
+
+/** The two lookups of a set match (host set, prefix set), or undefined without one. */
+function setLookups(m: Matches, family: Family, sets: SetNames): [string, string] | undefined {
+  const set = m.set;
+  if (!set) return undefined;
   if (set.set.family !== family) throw new Error(`IPv${set.set.family} set in an IPv${family} rule`);
   const names = sets(set);
   const field = `${L3[family]} ${set.dir === 'src' ? 'saddr' : 'daddr'}`;
-  return [names.hosts, names.nets].map((n) => [...out, `${field} @${checkName(n)}`]);
+  return [`${field} @${checkName(names.hosts)}`, `${field} @${checkName(names.nets)}`];
 }
 
+/** Appends the protocol expressions to `out`. */
 function protocolExprs(
   protocol: number | undefined,
   sport: Extract<Match, { kind: 'srcPort' }> | undefined,
   dport: Extract<Match, { kind: 'dstPort' }> | undefined,
   icmp: Extract<Match, { kind: 'icmp' }> | undefined,
   family: Family,
-): string[] {
+  out: string[],
+): void {
   if (protocol === undefined) {
     if (sport || dport || icmp) throw new Error('port or ICMP match without a protocol');
-    return [];
+    return;
   }
   if (!Number.isInteger(protocol) || protocol < 0 || protocol > 255) throw new Error(`bad protocol ${protocol}`);
   if (icmp) {
     const hdr = family === 4 ? 'icmp' : 'icmpv6';
     if (protocol !== (family === 4 ? 1 : 58)) throw new Error(`ICMP match on protocol ${protocol} in IPv${family}`);
-    return [`${hdr} type ${icmp.type}`, ...(icmp.code === undefined ? [] : [`${hdr} code ${icmp.code}`])];
+    out.push(`${hdr} type ${icmp.type}`);
+    if (icmp.code !== undefined) out.push(`${hdr} code ${icmp.code}`);
+    return;
   }
   if (sport || dport) {
     const hdr = PORT_HEADERS[protocol];
-    if (hdr === undefined) return [`meta l4proto ${protocol}`, ...(sport ? [`th sport ${range(sport.range)}`] : []), ...(dport ? [`th dport ${range(dport.range)}`] : [])];
-    return [...(sport ? [`${hdr} sport ${range(sport.range)}`] : []), ...(dport ? [`${hdr} dport ${range(dport.range)}`] : [])];
+    if (hdr === undefined) out.push(`meta l4proto ${protocol}`);
+    const field = hdr ?? 'th';
+    if (sport) out.push(`${field} sport ${range(sport.range)}`);
+    if (dport) out.push(`${field} dport ${range(dport.range)}`);
+    return;
   }
   const ext = family === 6 ? V6_EXT_HEADERS[protocol] : undefined;
   // Numbers, not names: nft resolves names through /etc/protocols, which a host may lack.
-  return [ext ?? `meta l4proto ${protocol}`];
+  out.push(ext ?? `meta l4proto ${protocol}`);
 }
