@@ -56,9 +56,9 @@
  * which loses the replies). Like the iptables layout, it filters only what br_netfilter passes
  * to the inet hooks (IPv4 and IPv6; not VLAN-tagged frames unless bridge-nf-filter-vlan-tagged).
  */
-import type { Family, Prefix } from '../../net/ip.js';
+import type { Family } from '../../net/ip.js';
 import { isHost } from '../../net/ip.js';
-import { dropCovered } from '../../net/cidr.js';
+import { dropCovered, sortUnique } from '../../net/cidr.js';
 import { hybridBridge } from '../../model/devices.js';
 import type { Direction } from '../../model/types.js';
 import type { CommentKey, HostPlan, Match, PortPlan, Rule, SetPlan, SetRef, Step } from '../../plan/ir.js';
@@ -373,14 +373,16 @@ export function portIndices(ids: readonly string[]): Map<string, number> {
  * overlaps, and a host inside a member prefix is redundant), then hosts and prefixes part ways.
  */
 function membershipSets(s: SetPlan, base: string, comments: boolean): NftSet[] {
-  const members = dropCovered(s.members);
-  const hosts: Prefix[] = members.filter(isHost);
-  const nets: Prefix[] = members.filter((p) => !isHost(p));
+  // Distinct hosts never cover each other: only a set with prefixes needs the covering pass.
+  const members = s.members.every(isHost) ? sortUnique(s.members) : dropCovered(s.members);
+  const hosts: string[] = [];
+  const nets: string[] = [];
+  for (const p of members) (isHost(p) ? hosts : nets).push(element(p));
   const type = `type ipv${s.family}_addr`;
   const what = `${s.kind === 'group' ? 'remote group' : 'address group'} ${s.id}`;
   return [
-    { kind: 'set', name: `${base}_h`, spec: [type], ...(comments && { comment: `host members of ${what}` }), elements: hosts.map(element), membership: true },
-    { kind: 'set', name: `${base}_n`, spec: [type, 'flags interval'], ...(comments && { comment: `prefix members of ${what}` }), elements: nets.map(element), membership: true },
+    { kind: 'set', name: `${base}_h`, spec: [type], ...(comments && { comment: `host members of ${what}` }), elements: hosts, membership: true },
+    { kind: 'set', name: `${base}_n`, spec: [type, 'flags interval'], ...(comments && { comment: `prefix members of ${what}` }), elements: nets, membership: true },
   ];
 }
 
