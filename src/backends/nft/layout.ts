@@ -150,7 +150,12 @@ export function layoutNft(plan: HostPlan, o: NftOptions): NftLayout {
   // Every name of a port's objects, formatted once per port.
   const ports = plan.ports.map((p) => portNames(p, keyOf(p.port.id), portIndex.get(p.port.id)!));
   const groupChain = new Map<string, string>();
-  for (const [key, g] of plan.groupChains) groupChain.set(key, `g${g.direction === 'ingress' ? 'i' : 'o'}${g.family}_${keyOf(g.group)}`);
+  const groupJump = new Map<string, string>();
+  for (const [key, g] of plan.groupChains) {
+    const name = `g${g.direction === 'ingress' ? 'i' : 'o'}${g.family}_${keyOf(g.group)}`;
+    groupChain.set(key, name);
+    groupJump.set(key, `jump ${name}`);
+  }
   const setBase = (ref: SetRef): string => `${ref.kind === 'group' ? 'g' : 'a'}${ref.family}_${keyOf(ref.id)}`;
   const setNames: SetNames = (m) => {
     const b = setBase(m.set);
@@ -164,15 +169,21 @@ export function layoutNft(plan: HostPlan, o: NftOptions): NftLayout {
   const allowOf = (direction: Direction, f: Family): string => (direction === 'ingress' ? 'accept' : `goto ingress_v${f}`);
   // Most port steps are rule objects shared by all ports (plan/host.ts): print each once per
   // family and direction. Group chain rules are printed once anyway and are not memoised.
-  const printed = new Map<string, Map<Rule, string[]>>();
+  const printed: Record<Family, Record<Direction, Map<Rule, string[]>>> = {
+    4: { ingress: new Map(), egress: new Map() },
+    6: { ingress: new Map(), egress: new Map() },
+  };
   const stepLines = (r: Rule, f: Family, direction: Direction): string[] => {
-    const memoKey = `${direction}${f}`;
-    let byRule = printed.get(memoKey);
-    if (!byRule) printed.set(memoKey, (byRule = new Map()));
+    const byRule = printed[f][direction];
     let lines = byRule.get(r);
     if (lines === undefined) byRule.set(r, (lines = ruleLines(r, f, allowOf(direction, f))));
     return lines;
   };
+
+  // Port chain lines that are the same for every port.
+  const fallback = 'drop' + fixedNote('unmatchedDrop');
+  const allowPair = 'return' + fixedNote('pairAllow');
+  const dropPair = 'drop' + fixedNote('pairDrop');
 
   // ---- inet table: sets, dispatch maps, zones, chains
   const sets: NftSet[] = [];
@@ -265,22 +276,21 @@ export function layoutNft(plan: HostPlan, o: NftOptions): NftLayout {
             out.push(`jump ${names.spoof}`);
             break;
           case 'groups':
-            for (const k of fp.groupChains[direction]) out.push(`jump ${groupChain.get(k)!}`);
+            for (const k of fp.groupChains[direction]) out.push(groupJump.get(k)!);
             break;
           case 'fallback':
-            out.push('drop' + fixedNote('unmatchedDrop'));
+            out.push(fallback);
             break;
         }
       }
       return out;
     };
     const spoof: string[] = [];
-    const allowPair = 'return' + fixedNote('pairAllow');
     for (const sp of fp.spoofPairs) {
       const matches: Match[] = sp.prefix ? [{ kind: 'src', prefix: sp.prefix }, { kind: 'srcMac', mac: sp.mac }] : [{ kind: 'srcMac', mac: sp.mac }];
       for (const exprs of ruleTexts(matches, f, setNames)) spoof.push(exprs === '' ? allowPair : `${exprs} ${allowPair}`);
     }
-    spoof.push('drop' + fixedNote('pairDrop'));
+    spoof.push(dropPair);
     chains.push({ name: names.ingress, rules: steps(fp.ingress, 'ingress') }, { name: names.egress, rules: steps(fp.egress, 'egress') }, { name: names.spoof, rules: spoof });
   }
 
