@@ -140,6 +140,7 @@ export function layoutNft(plan: HostPlan, o: NftOptions): NftLayout {
     return typeof r.comment === 'string' ? fixedNote(r.comment) : note(`sg ${r.comment.group} rule ${r.comment.id ?? `#${r.comment.rule}`}`);
   };
 
+  // nftKey runs a regex (and hashes ids that are not UUIDs): once per id.
   const keys = new Map<string, string>();
   const keyOf = (id: string): string => {
     let k = keys.get(id);
