@@ -5,7 +5,7 @@
  * (membership updates need no iptables reload).
  */
 import { IPSET_HASHSIZE_MAX, IPSET_HASHSIZE_MIN, IPSET_LIVE_NAME_MAX, IPSET_MAXELEM, IPSET_NAME_MAX, IPSET_TEMP_SUFFIX } from '../../limits.js';
-import { type Prefix, addressText, formatPrefix, isHost } from '../../net/ip.js';
+import type { AddressList } from '../../net/list.js';
 import type { SetPlan, SetRef } from '../../plan/ir.js';
 import { fitNames } from '../shared/names.js';
 
@@ -29,27 +29,26 @@ export function ipsetNames(sets: readonly SetRef[], prefix: string): (ref: SetRe
   };
 }
 
-/** ipset save prints host entries without their length; so do we. */
-const entry = (p: Prefix): string => (isHost(p) ? addressText(p) : formatPrefix(p));
-
 const ENTRY_CHUNK = 1024;
 
 /**
  * The `add` lines of each set, by member list and set name: the plan shares member lists between
  * the hosts of a prepared cloud model, whose sets are then printed once, not per host.
  */
-export type IpsetCache = WeakMap<readonly Prefix[], Map<string, readonly string[]>>;
+export type IpsetCache = WeakMap<AddressList, Map<string, readonly string[]>>;
 
-function addLines(cache: IpsetCache, temp: string, members: readonly Prefix[]): readonly string[] {
+function addLines(cache: IpsetCache, temp: string, members: AddressList): readonly string[] {
   let byName = cache.get(members);
   if (!byName) cache.set(members, (byName = new Map()));
   let chunks = byName.get(temp);
   if (chunks === undefined) {
     // Joined in chunks rather than a string per line: sets can hold millions of entries, and
     // short-lived entry strings are cheap for the garbage collector where retained ones are not.
+    // ipset save prints host entries without their length, as entries() does.
+    const entries = members.entries();
     const out: string[] = [];
-    for (let i = 0; i < members.length; i += ENTRY_CHUNK) {
-      out.push(`add ${temp} ` + members.slice(i, i + ENTRY_CHUNK).map(entry).join(`\nadd ${temp} `));
+    for (let i = 0; i < entries.length; i += ENTRY_CHUNK) {
+      out.push(`add ${temp} ` + entries.slice(i, i + ENTRY_CHUNK).join(`\nadd ${temp} `));
     }
     byName.set(temp, (chunks = out));
   }

@@ -317,14 +317,19 @@ export function portIndices(ids: readonly string[]): Map<string, number> {
  * overlaps, and a host inside a member prefix is redundant), then hosts and prefixes part ways.
  */
 function membershipSets(s: SetPlan, base: string, comments: boolean): NftSet[] {
-  const members = dropCovered(s.members);
-  const hosts: Prefix[] = members.filter(isHost);
-  const nets: Prefix[] = members.filter((p) => !isHost(p));
+  let hosts: readonly string[];
+  let nets: readonly string[] = [];
+  if (s.members.hostsOnly()) hosts = s.members.entries(); // the usual case: nothing can be covered
+  else {
+    const members = dropCovered(s.members.prefixes());
+    hosts = members.filter(isHost).map(element);
+    nets = members.filter((p) => !isHost(p)).map(element);
+  }
   const type = `type ipv${s.family}_addr`;
   const what = `${s.kind === 'group' ? 'remote group' : 'address group'} ${s.id}`;
   return [
-    { kind: 'set', name: `${base}_h`, spec: [type], ...(comments && { comment: `host members of ${what}` }), elements: hosts.map(element), membership: true },
-    { kind: 'set', name: `${base}_n`, spec: [type, 'flags interval'], ...(comments && { comment: `prefix members of ${what}` }), elements: nets.map(element), membership: true },
+    { kind: 'set', name: `${base}_h`, spec: [type], ...(comments && { comment: `host members of ${what}` }), elements: hosts, membership: true },
+    { kind: 'set', name: `${base}_n`, spec: [type, 'flags interval'], ...(comments && { comment: `prefix members of ${what}` }), elements: nets, membership: true },
   ];
 }
 
