@@ -258,10 +258,17 @@ export function formatWords(words: readonly number[]): string {
     const lo = words[7]!;
     return `${prefix}${DECIMAL[hi >>> 8]}.${DECIMAL[hi & 255]}.${DECIMAL[lo >>> 8]}.${DECIMAL[lo & 255]}`;
   }
-  // Joined rather than concatenated: the result is often kept (as a member's text), and a
-  // joined string is one flat object where `+=` leaves a tree of fragments behind.
-  const hex = (from: number, to: number): string => words.slice(from, to).map(hexWord).join(':');
-  return run.start < 0 ? hex(0, 8) : [hex(0, run.start), hex(run.start + run.len, 8)].join('::');
+  let out = '';
+  for (let i = 0; i < 8; i++) {
+    if (i === run.start) {
+      out += i === 0 ? '::' : ':';
+      i += run.len - 1;
+      continue;
+    }
+    out += hexWord(words[i]!);
+    if (i < 7) out += ':';
+  }
+  return out;
 }
 
 /**
@@ -348,7 +355,7 @@ export function parseMac(text: string): string | undefined {
 
 /** The EUI-64 interface id words of a canonical MAC (RFC 4291, app. A): U/L bit flipped, ff:fe inserted. */
 function eui64Words(mac: string): number[] {
-  const b = (i: number): number => parseInt(mac.slice(3 * i, 3 * i + 2), 16);
+  const b = (i: number): number => hexDigit(mac.charCodeAt(3 * i)) * 16 + hexDigit(mac.charCodeAt(3 * i + 1));
   return [0xfe80, 0, 0, 0, ((b(0) ^ 0x02) << 8) | b(1), (b(2) << 8) | 0xff, 0xfe00 | b(3), (b(4) << 8) | b(5)];
 }
 

@@ -120,15 +120,22 @@ export function planHost(model: Model, options: PlanOptions, cache: PlanCache = 
   // Group chains: only for groups used by a filtered port on this host.
   const usedGroups = [...new Set(filtered.flatMap((p) => p.groups))].sort(compareStrings);
   const groupChains = new Map<string, GroupChainPlan>();
+  // The keys of each group's non-empty chains, looked up by every port of the group.
+  const chainKeys = new Map<string, ChainKeys>();
   const setRefs = new Map<string, SetRef>();
   for (const id of usedGroups) {
     const group = model.groups.get(id)!;
+    const keys: ChainKeys = { ingress: { 4: undefined, 6: undefined }, egress: { 4: undefined, 6: undefined } };
     for (const family of FAMILIES) {
       for (const direction of DIRECTIONS) {
         const rules = groupChainRulesOnce(cache, model, group.rules, direction, family, options.remoteGroups, setRefs);
-        if (rules.length > 0) groupChains.set(groupChainKey(id, direction, family), { group: id, direction, family, rules });
+        if (rules.length === 0) continue;
+        const key = groupChainKey(id, direction, family);
+        groupChains.set(key, { group: id, direction, family, rules });
+        keys[direction][family] = key;
       }
     }
+    chainKeys.set(id, keys);
   }
 
   const sets = [...setRefs.values()]
@@ -138,8 +145,8 @@ export function planHost(model: Model, options: PlanOptions, cache: PlanCache = 
   const ports: PortPlan[] = filtered.map((port) => ({
     port,
     families: {
-      4: planPortFamily(port, 4, groupChains),
-      6: planPortFamily(port, 6, groupChains),
+      4: planPortFamily(port, 4, chainKeys),
+      6: planPortFamily(port, 6, chainKeys),
     },
   }));
 
@@ -280,13 +287,15 @@ function setMembers(list: AddressList, doAggregate: boolean): AddressList {
   return AddressList.of(doAggregate ? aggregate(split).flatMap(splitZeroLength) : split);
 }
 
-function planPortFamily(port: Port, family: Family, groupChains: ReadonlyMap<string, GroupChainPlan>): PortFamilyPlan {
+type ChainKeys = Record<Direction, Record<Family, string | undefined>>;
+
+function planPortFamily(port: Port, family: Family, chainKeys: ReadonlyMap<string, ChainKeys>): PortFamilyPlan {
   // Plain loops and pushes: this runs twice for every port of every host.
   const chainsOf = (d: Direction): string[] => {
     const keys: string[] = [];
     for (const g of port.groups) {
-      const k = groupChainKey(g, d, family);
-      if (groupChains.has(k)) keys.push(k);
+      const k = chainKeys.get(g)![d][family];
+      if (k !== undefined) keys.push(k);
     }
     return keys;
   };

@@ -99,21 +99,28 @@ function memo<K, V>(f: (k: K) => V): (k: K) => V {
 
 const sanitizeChain = (id: string): string => id.replace(/[^A-Za-z0-9._:-]/g, '_');
 
-/** Non-empty words (and lists of words) joined by spaces; a plain loop: this runs per rule. */
-function joinWords(...parts: (string | string[])[]): string {
-  let out = '';
-  const add = (w: string): void => {
-    if (w !== '') out = out === '' ? w : `${out} ${w}`;
-  };
+/**
+ * Non-empty words (and lists of words) joined by spaces. Joined rather than concatenated: the
+ * result is one flat string, which the printer copies quickly however often a shared rule
+ * text appears (a `+=` chain leaves a tree that is walked again at every copy).
+ */
+function joinWords(...parts: (string | readonly string[])[]): string {
+  const words: string[] = [];
   for (const p of parts) {
-    if (typeof p === 'string') add(p);
-    else for (const w of p) add(w);
+    if (typeof p === 'string') {
+      if (p !== '') words.push(p);
+    } else for (const w of p) if (w !== '') words.push(w);
   }
-  return out;
+  return words.join(' ');
 }
 
+const NO_COMMENT: readonly string[] = [];
+const NO_SET = (): string => {
+  throw new Error('no set match expected here');
+};
+
 export function layoutFilter(plan: HostPlan, family: Family, names: IptablesNames, o: IptablesLayoutOptions): IptTable {
-  const c = (key: keyof typeof COMMENTS): string[] => (o.comments ? [comment(COMMENTS[key])] : []);
+  const c = (key: keyof typeof COMMENTS): readonly string[] => (o.comments ? [comment(COMMENTS[key])] : NO_COMMENT);
   const join = joinWords;
   const chains: IptChain[] = [];
 
@@ -128,7 +135,7 @@ export function layoutFilter(plan: HostPlan, family: Family, names: IptablesName
     return text;
   };
   const renderRule = (r: Rule, allow: string): string => {
-    let note: string[] = [];
+    let note: readonly string[] = NO_COMMENT;
     if (o.comments && r.comment !== undefined) {
       note =
         typeof r.comment === 'string'
@@ -185,7 +192,7 @@ function portChains(
   family: Family,
   names: IptablesNames,
   ruleText: (r: Rule, allow: string) => string,
-  c: (key: keyof typeof COMMENTS) => string[],
+  c: (key: keyof typeof COMMENTS) => readonly string[],
   egressAllow: string,
   ingressAllow: string,
 ): IptChain[] {
@@ -206,23 +213,18 @@ function portChains(
           for (const k of fp.groupChains[direction]) out.push(`-j ${names.group(k)}`);
           break;
         case 'fallback':
-          out.push([...c('unmatched'), `-j ${names.fallback}`].join(' '));
+          out.push(joinWords(c('unmatched'), `-j ${names.fallback}`));
           break;
       }
     }
     return out;
   };
-  const spoof = [
-    ...fp.spoofPairs.map((sp) =>
-      [
-        ...renderMatches(sp.prefix ? [{ kind: 'src', prefix: sp.prefix }] : [], family, () => ''),
-        `-m mac --mac-source ${sp.mac}`,
-        ...c('pairAllow'),
-        '-j RETURN',
-      ].join(' '),
-    ),
-    [...c('pairDrop'), '-j DROP'].join(' '),
-  ];
+  const spoof: string[] = [];
+  for (const sp of fp.spoofPairs) {
+    const src = sp.prefix ? renderMatches([{ kind: 'src', prefix: sp.prefix }], family, NO_SET) : NO_COMMENT;
+    spoof.push(joinWords(src, `-m mac --mac-source ${sp.mac}`, c('pairAllow'), '-j RETURN'));
+  }
+  spoof.push(joinWords(c('pairDrop'), '-j DROP'));
   return [
     { name: n.ingress, rules: steps(fp.ingress, 'ingress') },
     { name: n.egress, rules: steps(fp.egress, 'egress') },
