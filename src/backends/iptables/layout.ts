@@ -22,10 +22,17 @@ import { hybridVeth } from '../../model/devices.js';
 import { fitNames } from '../shared/names.js';
 import { type IptChain, type IptTable, checkChainName, comment, renderMatches } from './syntax.js';
 
+/**
+ * Rendered group chain rules, by the plan's rule list (which the hosts of a prepared cloud model
+ * share) and what else their text depends on: every host using a group prints it once.
+ */
+export type GroupChainTextCache = WeakMap<readonly Rule[], Map<string, readonly string[]>>;
+
 export interface IptablesLayoutOptions {
   readonly prefix: string;
   readonly comments: boolean;
   readonly setName: (ref: SetRef) => string;
+  readonly groupChainTexts?: GroupChainTextCache;
 }
 
 /** Fixed comment texts (only printed with --comments). */
@@ -144,6 +151,18 @@ export function layoutFilter(plan: HostPlan, family: Family, names: IptablesName
     }
     return join(renderMatches(r.matches, family, (m) => o.setName(m.set)), note, r.verdict === 'allow' ? allow : '-j DROP');
   };
+  const groupChainTexts = (rules: readonly Rule[], allow: string): readonly string[] => {
+    const cache = o.groupChainTexts;
+    if (cache === undefined) return rules.map((r) => renderRule(r, allow));
+    // The text also depends on the names this host gives the sets the rules match.
+    let key = `${family} ${allow} ${o.comments}`;
+    for (const r of rules) for (const m of r.matches) if (m.kind === 'set') key += ` ${o.setName(m.set)}`;
+    let byKey = cache.get(rules);
+    if (!byKey) cache.set(rules, (byKey = new Map()));
+    let texts = byKey.get(key);
+    if (texts === undefined) byKey.set(key, (texts = rules.map((r) => renderRule(r, allow))));
+    return texts;
+  };
   const EGRESS_ALLOW = `-g ${names.ingress}`;
   const INGRESS_ALLOW = '-j ACCEPT';
 
@@ -181,8 +200,8 @@ export function layoutFilter(plan: HostPlan, family: Family, names: IptablesName
   for (const [key, g] of plan.groupChains) {
     if (g.family !== family) continue;
     const allow = g.direction === 'ingress' ? INGRESS_ALLOW : EGRESS_ALLOW;
-    // Group chain rules are rendered once each: no memo (in expanded mode there are millions).
-    chains.push({ name: names.group(key), rules: g.rules.map((r) => renderRule(r, allow)) });
+    // Group chain rules are rendered once each: no per-rule memo (in expanded mode there are millions).
+    chains.push({ name: names.group(key), rules: groupChainTexts(g.rules, allow) });
   }
   return { name: 'filter', chains };
 }
