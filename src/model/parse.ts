@@ -19,7 +19,7 @@ import {
   prefixKey,
   printable,
 } from '../net/ip.js';
-import { sortUnique } from '../net/cidr.js';
+import { AddressList, AddressListBuilder } from '../net/list.js';
 import { type Issue, ModelError, child } from './errors.js';
 import { tapDevice } from './devices.js';
 import { IPV6_ONLY_PROTOCOLS, PROTOCOLS_WITH_PORTS, PROTOCOL_NUMBERS, ICMP, ICMPV6, isIcmp } from './protocols.js';
@@ -204,7 +204,7 @@ export function parseCloud(input: unknown): CloudModel {
   const addressGroupIds = new Set<string>();
   for (const id of Object.keys(agObj)) if (checkId(c, child('$.address_groups', id), id, 'address group id')) addressGroupIds.add(id);
 
-  const addressGroups = new Map<string, readonly Prefix[]>();
+  const addressGroups = new Map<string, AddressList>();
   for (const id of [...addressGroupIds].sort(compareStrings)) {
     addressGroups.set(id, parseAddressGroup(c, child('$.address_groups', id), agObj[id]!));
   }
@@ -216,17 +216,15 @@ export function parseCloud(input: unknown): CloudModel {
   }
 
   // Members from sg_member_ips, then from every device of each group.
-  const memberLists = new Map<string, Prefix[]>();
-  // `path` is a function: it is only needed for a warning, and members can number millions.
-  const addMember = (group: string, p: Prefix, path: () => string): void => {
-    if (p.len === 0) {
-      c.warn(path(), `member ${p.family === 4 ? '0.0.0.0/0' : '::/0'} of group "${group}" opens every rule that references the group to all addresses`);
-    }
-    let l = memberLists.get(group);
-    if (!l) memberLists.set(group, (l = []));
-    l.push(p);
+  const memberLists = new Map<string, AddressListBuilder>();
+  const membersOf = (group: string): AddressListBuilder => {
+    let b = memberLists.get(group);
+    if (!b) memberLists.set(group, (b = new AddressListBuilder()));
+    return b;
   };
-  for (const id of memberGroupIds) parseMemberIps(c, id, memberObj[id]!, addMember);
+  const warnZeroLength = (group: string, family: Family, path: string): void =>
+    c.warn(path, `member ${family === 4 ? '0.0.0.0/0' : '::/0'} of group "${group}" opens every rule that references the group to all addresses`);
+  for (const id of memberGroupIds) parseMemberIps(c, id, memberObj[id]!, membersOf(id), warnZeroLength);
 
   const rawDevices: RawDevice[] = [];
   for (const id of Object.keys(devObj)) {
@@ -247,8 +245,15 @@ export function parseCloud(input: unknown): CloudModel {
     const port = parseDevice(c, raw, groups);
     if (!port) continue;
     for (const g of port.groups) {
-      port.fixedIps.forEach((p, i) => addMember(g, p, () => child(child(raw.path, 'fixed_ips'), i)));
-      port.addressPairs.forEach((ap, i) => addMember(g, ap.prefix, () => child(child(child(raw.path, 'allowed_address_pairs'), i), 'ip_address')));
+      const b = membersOf(g);
+      port.fixedIps.forEach((p, i) => {
+        if (p.len === 0) warnZeroLength(g, p.family, child(child(raw.path, 'fixed_ips'), i));
+        b.addPrefix(p);
+      });
+      port.addressPairs.forEach((ap, i) => {
+        if (ap.prefix.len === 0) warnZeroLength(g, ap.prefix.family, child(child(child(raw.path, 'allowed_address_pairs'), i), 'ip_address'));
+        b.addPrefix(ap.prefix);
+      });
     }
     if (typeof raw.obj['device'] === 'string' && raw.obj['device'] !== raw.id) namedDevices.add(port.id);
     ports.push(port);
@@ -256,8 +261,8 @@ export function parseCloud(input: unknown): CloudModel {
 
   if (c.issues.length > 0) throw new ModelError(c.issues);
 
-  const members = new Map<string, readonly Prefix[]>();
-  for (const id of [...memberLists.keys()].sort(compareStrings)) members.set(id, sortUnique(memberLists.get(id)!));
+  const members = new Map<string, AddressList>();
+  for (const id of [...memberLists.keys()].sort(compareStrings)) members.set(id, memberLists.get(id)!.build());
 
   return { groups, addressGroups, members, ports, options: modelOptions, diagnostics: c.diagnostics, namedDevices };
 }
@@ -322,7 +327,7 @@ function parseOptions(c: Collector, v: Json | undefined): Model['options'] {
   return { ...(driver && { driver }), ...(remoteGroups && { remoteGroups }) };
 }
 
-function parseAddressGroup(c: Collector, path: string, v: Json): Prefix[] {
+function parseAddressGroup(c: Collector, path: string, v: Json): AddressList {
   let list: Json | undefined = v;
   if (isObj(v)) {
     c.keys(v, path, ADDRESS_GROUP_FIELDS, ADDRESS_GROUP_EXTRA);
@@ -331,15 +336,15 @@ function parseAddressGroup(c: Collector, path: string, v: Json): Prefix[] {
   }
   if (!Array.isArray(list)) {
     c.error(path, 'must be a list of IP addresses or prefixes');
-    return [];
+    return AddressList.EMPTY;
   }
-  const out: Prefix[] = [];
+  const out = new AddressListBuilder();
   list.forEach((a, i) => {
-    const p = typeof a === 'string' ? parsePrefix(a) : 'must be an IP address or prefix string';
-    if (typeof p === 'string') c.error(child(path, i), p);
-    else out.push(p.prefix);
+    const f = typeof a === 'string' ? out.scan(a) : 'must be an IP address or prefix string';
+    if (typeof f === 'string') c.error(child(path, i), f);
+    else out.commit();
   });
-  return sortUnique(out);
+  return out.build();
 }
 
 function parseGroup(
@@ -545,7 +550,8 @@ function parseMemberIps(
   c: Collector,
   group: string,
   v: Json,
-  add: (group: string, p: Prefix, path: () => string) => void,
+  out: AddressListBuilder,
+  warnZeroLength: (group: string, family: Family, path: string) => void,
 ): void {
   const path = child('$.sg_member_ips', group);
   if (!isObj(v)) {
@@ -566,25 +572,28 @@ function parseMemberIps(
     // A plain loop, paths built only for errors: this runs once per member, millions of times.
     for (let i = 0; i < list.length; i++) {
       const m = list[i];
-      let ipText: Json | undefined = m;
-      let pair = false;
-      if (Array.isArray(m)) {
-        ipText = m[0];
-        pair = true;
+      const pair = Array.isArray(m);
+      const ipText = pair ? m[0] : m;
+      if (pair) {
         const mac = m[1];
         if (m.length > 2 || (mac !== undefined && mac !== null && (typeof mac !== 'string' || parseMac(mac) === undefined))) {
           c.error(child(kp, i), 'a member is "ip" or ["ip", "mac"] with a valid MAC address');
           continue;
         }
       }
-      const p = typeof ipText === 'string' ? parsePrefix(ipText) : 'must be an IP address or prefix';
-      const ipPath = (): string => (pair ? child(child(kp, i), 0) : child(kp, i));
-      if (typeof p === 'string') c.error(ipPath(), p);
-      else if (p.prefix.family !== family) c.error(ipPath(), `${printable(ipText as string)} is not an IPv${family} address`);
-      else add(group, p.prefix, ipPath);
+      const f = typeof ipText === 'string' ? out.scan(ipText) : 'must be an IP address or prefix';
+      if (typeof f === 'string') c.error(memberPath(kp, i, pair), f);
+      else if (f !== family) c.error(memberPath(kp, i, pair), `${printable(ipText as string)} is not an IPv${family} address`);
+      else {
+        if (out.pendingLength === 0) warnZeroLength(group, family, memberPath(kp, i, pair));
+        out.commit();
+      }
     }
   }
 }
+
+/** Path of a member's address: the list item, or the first element of an ["ip", "mac"] item. */
+const memberPath = (list: string, i: number, pair: boolean): string => (pair ? child(child(list, i), 0) : child(list, i));
 
 function parseDevice(
   c: Collector,

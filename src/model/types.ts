@@ -5,6 +5,7 @@
  * sg_member_ips and from every device of the group, and every list is sorted.
  */
 import type { Family, Prefix } from '../net/ip.js';
+import type { AddressList } from '../net/list.js';
 
 export type Direction = 'ingress' | 'egress';
 
@@ -86,13 +87,13 @@ export interface Model {
   /** Every group, by id, sorted by id. */
   readonly groups: ReadonlyMap<string, SecurityGroup>;
   /** Address groups: sorted, de-duplicated prefixes of both families. */
-  readonly addressGroups: ReadonlyMap<string, readonly Prefix[]>;
+  readonly addressGroups: ReadonlyMap<string, AddressList>;
   /**
    * Members of each group: sorted, de-duplicated prefixes of both families, from
    * sg_member_ips plus the fixed IPs and address pairs of every device in the group
    * (local or on another host).
    */
-  readonly members: ReadonlyMap<string, readonly Prefix[]>;
+  readonly members: ReadonlyMap<string, AddressList>;
   /** Devices on this host, sorted by port id. */
   readonly ports: readonly Port[];
   /** Model-level defaults (`options` in the input); compile options override them. */

@@ -3,7 +3,7 @@
  * aggregate into the fewest covering prefixes. "Exact" means the set of addresses is never
  * widened: aggregation only merges two sibling halves into their parent.
  */
-import { type Family, type Prefix, comparePrefix, familyBits, prefixContains } from './ip.js';
+import { type Family, type Prefix, comparePrefix, familyBits, hostMask } from './ip.js';
 
 /** Sorted and de-duplicated; prefixes covered by another one are kept (ipset keeps both). */
 export function sortUnique(prefixes: readonly Prefix[]): Prefix[] {
@@ -25,14 +25,17 @@ function isSorted(prefixes: readonly Prefix[]): boolean {
 
 /** Remove every prefix covered by another one in the list (needed by nft interval sets). */
 export function dropCovered(prefixes: readonly Prefix[]): Prefix[] {
-  const sorted = sortUnique(prefixes);
   const out: Prefix[] = [];
   // In (family, addr, len) order a covering prefix precedes everything it covers, and the
-  // covered ones follow it contiguously; so comparing with the last kept prefix is enough.
-  for (const p of sorted) {
-    const last = out[out.length - 1];
-    if (last && prefixContains(last, p)) continue;
+  // covered ones follow it contiguously; so a prefix is covered exactly when it starts at or
+  // before the last address of the last prefix kept (one bigint comparison, no masks).
+  let family = 0;
+  let end = -1n;
+  for (const p of sortUnique(prefixes)) {
+    if (p.family === family && p.addr <= end) continue;
     out.push(p);
+    family = p.family;
+    end = p.addr | hostMask(p.family, p.len);
   }
   return out;
 }

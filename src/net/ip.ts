@@ -27,7 +27,7 @@ export const familyBits = (f: Family): number => (f === 4 ? 32 : 128);
  * millions of times for large clouds): four decimal parts 0..255, no leading zeros (they mean
  * octal to some tools), no short forms.
  */
-function v4Number(text: string, from: number): number | undefined {
+export function v4Number(text: string, from: number): number | undefined {
   const len = text.length;
   if (len - from < 7 || len - from > 15) return undefined;
   let v = 0;
@@ -68,12 +68,14 @@ function hexDigit(c: number): number {
 
 /** Scratch space for the 16-bit words of an IPv6 address (parsing is synchronous). */
 const WORDS = new Array<number>(10).fill(0);
+/** The words of the last address scanV6 accepted (read-only view, overwritten by the next scan). */
+export const scannedWords: readonly number[] = WORDS;
 
 /**
  * Scan IPv6 text (RFC 4291 forms, including an embedded dotted quad; no zone ids) into WORDS.
  * A hand scanner rather than split/regex: member lists make this a hot path.
  */
-function scanV6(text: string): boolean {
+export function scanV6(text: string): boolean {
   const len = text.length;
   if (len < 2 || len > 45) return false;
   let n = 0; // words parsed
@@ -248,7 +250,7 @@ const embedsV4 = (words: readonly number[], run: { start: number; len: number })
   run.start === 0 && (run.len === 6 || (run.len === 5 && words[5] === 0xffff));
 
 /** RFC 5952 text of eight 16-bit words (see formatV6). */
-function formatWords(words: readonly number[]): string {
+export function formatWords(words: readonly number[]): string {
   const run = zeroRun(words);
   if (embedsV4(words, run)) {
     const prefix = run.len === 6 ? '::' : '::ffff:';
@@ -273,7 +275,7 @@ function formatWords(words: readonly number[]): string {
  * Whether `text` is already the RFC 5952 form of `words`, compared in place: the usual member
  * text is canonical, and building a string only to compare it would double the garbage.
  */
-function isCanonicalV6(text: string, words: readonly number[]): boolean {
+export function isCanonicalV6(text: string, words: readonly number[]): boolean {
   const run = zeroRun(words);
   if (embedsV4(words, run)) return false; // rare: let the caller format it
   let pos = 0;
@@ -351,13 +353,21 @@ export function parseMac(text: string): string | undefined {
   return text.toLowerCase().replace(/-/g, ':');
 }
 
+/** The EUI-64 interface id words of a canonical MAC (RFC 4291, app. A): U/L bit flipped, ff:fe inserted. */
+function eui64Words(mac: string): number[] {
+  const b = (i: number): number => hexDigit(mac.charCodeAt(3 * i)) * 16 + hexDigit(mac.charCodeAt(3 * i + 1));
+  return [0xfe80, 0, 0, 0, ((b(0) ^ 0x02) << 8) | b(1), (b(2) << 8) | 0xff, 0xfe00 | b(3), (b(4) << 8) | b(5)];
+}
+
 /** The EUI-64 link-local address (fe80::/64) a host derives from its MAC (RFC 4291, app. A). */
 export function eui64LinkLocal(mac: string): bigint {
-  const b = mac.split(':').map((x) => parseInt(x, 16));
-  const iid = [b[0]! ^ 0x02, b[1]!, b[2]!, 0xff, 0xfe, b[3]!, b[4]!, b[5]!];
-  let v = 0xfe80n << 112n;
-  for (let i = 0; i < 8; i++) v |= BigInt(iid[i]!) << BigInt((7 - i) * 8);
-  return v;
+  const w = eui64Words(mac);
+  return (0xfe80n << 112n) | (BigInt(w[4]! * 65536 + w[5]!) << 32n) | BigInt(w[6]! * 65536 + w[7]!);
+}
+
+/** The EUI-64 link-local host prefix of a MAC, with its text (every port has one). */
+export function linkLocalPrefix(mac: string): Prefix {
+  return { family: 6, addr: eui64LinkLocal(mac), len: 128, text: formatWords(eui64Words(mac)) };
 }
 
 /** Escape a user string for an error message: never let it break a line of output. */

@@ -8,13 +8,13 @@
  * mode, one rule per member, for hosts without ipset).
  */
 import { CT_ZONE_MAX, CT_ZONE_MIN, IPSET_MAXELEM } from '../limits.js';
-import { aggregate, sortUnique, splitZeroLength } from '../net/cidr.js';
+import { aggregate, splitZeroLength } from '../net/cidr.js';
+import { AddressList } from '../net/list.js';
 import {
   type Family,
   type Prefix,
   comparePrefix,
-  eui64LinkLocal,
-  hostPrefix,
+  linkLocalPrefix,
   parsePrefix,
   prefixKey,
 } from '../net/ip.js';
@@ -77,8 +77,6 @@ const rule = (matches: Match[], verdict: Rule['verdict'], comment?: Rule['commen
 // each of them once per host instead of once per port.
 const ESTABLISHED_STEP = rule([{ kind: 'ctState', states: ['RELATED', 'ESTABLISHED'] }], 'allow', 'established');
 const INVALID_STEP = rule([{ kind: 'ctState', states: ['INVALID'] }], 'drop', 'invalidDrop');
-const ESTABLISHED = (): Step => ESTABLISHED_STEP;
-const INVALID = (): Step => INVALID_STEP;
 const GROUPS: Step = { kind: 'groups' };
 const FALLBACK: Step = { kind: 'fallback' };
 const ANTI_SPOOF: Step = { kind: 'antiSpoof' };
@@ -110,7 +108,7 @@ const V6_STEPS = {
  */
 export interface PlanCache {
   readonly groupChains: WeakMap<readonly GroupRule[], Map<string, { rules: Rule[]; refs: [string, SetRef][] }>>;
-  readonly setMembers: WeakMap<readonly Prefix[], Map<string, readonly Prefix[]>>;
+  readonly setMembers: WeakMap<AddressList, Map<string, AddressList>>;
 }
 
 export const newPlanCache = (): PlanCache => ({ groupChains: new WeakMap(), setMembers: new WeakMap() });
@@ -122,15 +120,22 @@ export function planHost(model: Model, options: PlanOptions, cache: PlanCache = 
   // Group chains: only for groups used by a filtered port on this host.
   const usedGroups = [...new Set(filtered.flatMap((p) => p.groups))].sort(compareStrings);
   const groupChains = new Map<string, GroupChainPlan>();
+  // The keys of each group's non-empty chains, looked up by every port of the group.
+  const chainKeys = new Map<string, ChainKeys>();
   const setRefs = new Map<string, SetRef>();
   for (const id of usedGroups) {
     const group = model.groups.get(id)!;
+    const keys: ChainKeys = { ingress: { 4: undefined, 6: undefined }, egress: { 4: undefined, 6: undefined } };
     for (const family of FAMILIES) {
       for (const direction of DIRECTIONS) {
         const rules = groupChainRulesOnce(cache, model, group.rules, direction, family, options.remoteGroups, setRefs);
-        if (rules.length > 0) groupChains.set(groupChainKey(id, direction, family), { group: id, direction, family, rules });
+        if (rules.length === 0) continue;
+        const key = groupChainKey(id, direction, family);
+        groupChains.set(key, { group: id, direction, family, rules });
+        keys[direction][family] = key;
       }
     }
+    chainKeys.set(id, keys);
   }
 
   const sets = [...setRefs.values()]
@@ -140,8 +145,8 @@ export function planHost(model: Model, options: PlanOptions, cache: PlanCache = 
   const ports: PortPlan[] = filtered.map((port) => ({
     port,
     families: {
-      4: planPortFamily(port, 4, groupChains),
-      6: planPortFamily(port, 6, groupChains),
+      4: planPortFamily(port, 4, chainKeys),
+      6: planPortFamily(port, 6, chainKeys),
     },
   }));
 
@@ -215,9 +220,8 @@ function groupChainRules(
       push({ matches: [...service, { kind: 'set', set: ref, dir: addrDir }], verdict: 'allow', comment });
     } else {
       // Expanded: one rule per member; a /0 member means "any address" (no address match).
-      const members = remote.kind === 'group' ? model.members.get(remote.id) ?? [] : model.addressGroups.get(remote.id) ?? [];
-      for (const m of members) {
-        if (m.family !== family) continue;
+      const members = (remote.kind === 'group' ? model.members.get(remote.id) : model.addressGroups.get(remote.id)) ?? AddressList.EMPTY;
+      for (const m of members.ofFamily(family).prefixes()) {
         push({ matches: m.len === 0 ? service : [{ kind: addrDir, prefix: m }, ...service], verdict: 'allow', comment });
       }
     }
@@ -262,27 +266,12 @@ function matchesKey(matches: readonly Match[]): string {
  * they derive from the same member list (the ipset script's entries).
  */
 function planSet(planCache: PlanCache, model: Model, ref: SetRef, doAggregate: boolean): SetPlan {
-  const all = ref.kind === 'group' ? model.members.get(ref.id) : model.addressGroups.get(ref.id);
-  if (!all) return planSetMembers([], ref, doAggregate);
+  const all = (ref.kind === 'group' ? model.members.get(ref.id) : model.addressGroups.get(ref.id)) ?? AddressList.EMPTY;
   let cache = planCache.setMembers.get(all);
   if (!cache) planCache.setMembers.set(all, (cache = new Map()));
   const key = `${ref.family}/${doAggregate}`;
-  const hit = cache.get(key);
-  if (hit) return { ...ref, members: hit };
-  const plan = planSetMembers(all, ref, doAggregate);
-  cache.set(key, plan.members);
-  return plan;
-}
-
-function planSetMembers(all: readonly Prefix[], ref: SetRef, doAggregate: boolean): SetPlan {
-  const ofFamily: Prefix[] = [];
-  for (const p of all) {
-    if (p.family !== ref.family) continue;
-    if (p.len === 0) ofFamily.push(...splitZeroLength(p));
-    else ofFamily.push(p);
-  }
-  // Aggregation would merge the two halves of a split /0 back into /0, which hash:net refuses.
-  const members = doAggregate ? aggregate(ofFamily).flatMap(splitZeroLength) : sortUnique(ofFamily);
+  let members = cache.get(key);
+  if (members === undefined) cache.set(key, (members = setMembers(all.ofFamily(ref.family), doAggregate)));
   if (members.length > IPSET_MAXELEM) {
     const path = ref.kind === 'group' ? child('$.sg_member_ips', ref.id) : child('$.address_groups', ref.id);
     throw new ModelError([{ path, message: `${members.length} IPv${ref.family} members exceed the set limit of ${IPSET_MAXELEM}` }]);
@@ -290,42 +279,51 @@ function planSetMembers(all: readonly Prefix[], ref: SetRef, doAggregate: boolea
   return { ...ref, members };
 }
 
-function planPortFamily(port: Port, family: Family, groupChains: ReadonlyMap<string, GroupChainPlan>): PortFamilyPlan {
-  const fixed = port.fixedIps.filter((p) => p.family === family);
-  const chainsOf = (d: Direction): string[] =>
-    port.groups.map((g) => groupChainKey(g, d, family)).filter((k) => groupChains.has(k));
-  const tail = (): Step[] => [GROUPS, ...(port.stateful ? [INVALID()] : []), FALLBACK];
-  const state = port.stateful ? [ESTABLISHED()] : [];
+/** A set's entries: hash:net cannot hold /0, so it becomes its two halves. */
+function setMembers(list: AddressList, doAggregate: boolean): AddressList {
+  if (!doAggregate && !list.hasZeroLength()) return list;
+  const split = list.prefixes().flatMap(splitZeroLength);
+  // Aggregation would merge the two halves of a split /0 back into /0, which hash:net refuses.
+  return AddressList.of(doAggregate ? aggregate(split).flatMap(splitZeroLength) : split);
+}
 
-  let ingress: Step[];
-  let egress: Step[];
+type ChainKeys = Record<Direction, Record<Family, string | undefined>>;
+
+function planPortFamily(port: Port, family: Family, chainKeys: ReadonlyMap<string, ChainKeys>): PortFamilyPlan {
+  // Plain loops and pushes: this runs twice for every port of every host.
+  const chainsOf = (d: Direction): string[] => {
+    const keys: string[] = [];
+    for (const g of port.groups) {
+      const k = chainKeys.get(g)![d][family];
+      if (k !== undefined) keys.push(k);
+    }
+    return keys;
+  };
+  const dhcpServer = family === 4 ? 67 : 547;
+  const dhcpClient = family === 4 ? 68 : 546;
+  const toFixedIps: Step[] = [];
+  for (const ip of port.fixedIps) {
+    if (ip.family === family) toFixedIps.push(rule([{ kind: 'dst', prefix: ip }, ...udp(dhcpServer, dhcpClient)], 'allow', 'dhcpServer'));
+  }
+  const ingress: Step[] = [];
+  const egress: Step[] = [];
   if (family === 4) {
-    ingress = [
-      ...state,
-      ...fixed.map((ip) => rule([{ kind: 'dst', prefix: ip }, ...udp(67, 68)], 'allow', 'dhcpServer')),
-      V4_STEPS.dhcpBroadcast,
-      ...tail(),
-    ];
-    egress = [V4_STEPS.dhcpDiscover, ANTI_SPOOF, V4_STEPS.dhcpClient, V4_STEPS.dhcpSpoof, ...state, ...tail()];
+    if (port.stateful) ingress.push(ESTABLISHED_STEP);
+    ingress.push(...toFixedIps, V4_STEPS.dhcpBroadcast);
+    egress.push(V4_STEPS.dhcpDiscover, ANTI_SPOOF, V4_STEPS.dhcpClient, V4_STEPS.dhcpSpoof);
+    if (port.stateful) egress.push(ESTABLISHED_STEP);
   } else {
-    ingress = [
-      ...V6_STEPS.ndAllow,
-      ...state,
-      ...(fixed.length > 0 ? [V6_STEPS.raAllow] : []),
-      ...fixed.map((ip) => rule([{ kind: 'dst', prefix: ip }, ...udp(547, 546)], 'allow', 'dhcpServer')),
-      V6_STEPS.dhcpLinkLocal,
-      ...tail(),
-    ];
-    egress = [
-      ...V6_STEPS.fromUnspecified,
-      ANTI_SPOOF,
-      V6_STEPS.raDrop,
-      V6_STEPS.icmpv6Allow,
-      V6_STEPS.dhcpClient,
-      V6_STEPS.dhcpSpoof,
-      ...state,
-      ...tail(),
-    ];
+    ingress.push(...V6_STEPS.ndAllow);
+    if (port.stateful) ingress.push(ESTABLISHED_STEP);
+    if (toFixedIps.length > 0) ingress.push(V6_STEPS.raAllow);
+    ingress.push(...toFixedIps, V6_STEPS.dhcpLinkLocal);
+    egress.push(...V6_STEPS.fromUnspecified, ANTI_SPOOF, V6_STEPS.raDrop, V6_STEPS.icmpv6Allow, V6_STEPS.dhcpClient, V6_STEPS.dhcpSpoof);
+    if (port.stateful) egress.push(ESTABLISHED_STEP);
+  }
+  for (const steps of [ingress, egress]) {
+    steps.push(GROUPS);
+    if (port.stateful) steps.push(INVALID_STEP);
+    steps.push(FALLBACK);
   }
   return {
     ingress,
@@ -343,26 +341,25 @@ function planPortFamily(port: Port, family: Family, groupChains: ReadonlyMap<str
  */
 function spoofPairs(port: Port, family: Family): SpoofPair[] {
   const pairs: SpoofPair[] = [];
-  for (const ap of port.addressPairs) if (ap.prefix.family === family) pairs.push({ prefix: ap.prefix, mac: ap.mac });
-  for (const ip of port.fixedIps) if (ip.family === family) pairs.push({ prefix: ip, mac: port.mac });
+  // A handful of pairs per port: a linear duplicate check beats building keys.
+  const add = (prefix: Prefix | undefined, mac: string): void => {
+    for (const q of pairs) if (q.mac === mac && (q.prefix === prefix || (q.prefix && prefix && samePrefix(q.prefix, prefix)))) return;
+    pairs.push({ prefix, mac });
+  };
+  for (const ap of port.addressPairs) if (ap.prefix.family === family) add(ap.prefix, ap.mac);
+  for (const ip of port.fixedIps) if (ip.family === family) add(ip, port.mac);
   if (family === 6) {
-    const macs = new Set([port.mac, ...port.addressPairs.filter((a) => a.prefix.family === 6).map((a) => a.mac)]);
-    for (const mac of macs) pairs.push({ prefix: hostPrefix(6, eui64LinkLocal(mac)), mac });
+    add(linkLocalPrefix(port.mac), port.mac);
+    for (const ap of port.addressPairs) if (ap.prefix.family === 6 && ap.mac !== port.mac) add(linkLocalPrefix(ap.mac), ap.mac);
   }
   if (port.fixedIps.length === 0) pairs.push({ prefix: undefined, mac: port.mac });
-  const seen = new Set<string>();
-  return pairs
-    .filter((p) => {
-      const k = `${p.prefix ? prefixKey(p.prefix) : '*'}|${p.mac}`;
-      if (seen.has(k)) return false;
-      seen.add(k);
-      return true;
-    })
-    .sort((a, b) => {
-      if (!a.prefix || !b.prefix) return (a.prefix ? 0 : 1) - (b.prefix ? 0 : 1) || compareStrings(a.mac, b.mac);
-      return comparePrefix(a.prefix, b.prefix) || compareStrings(a.mac, b.mac);
-    });
+  return pairs.sort((a, b) => {
+    if (!a.prefix || !b.prefix) return (a.prefix ? 0 : 1) - (b.prefix ? 0 : 1) || compareStrings(a.mac, b.mac);
+    return comparePrefix(a.prefix, b.prefix) || compareStrings(a.mac, b.mac);
+  });
 }
+
+const samePrefix = (a: Prefix, b: Prefix): boolean => a.family === b.family && a.addr === b.addr && a.len === b.len;
 
 /**
  * Conntrack zones. hybrid: one zone per port (each port has its own bridge, so the two

@@ -4,6 +4,7 @@
  * decide names, hooks and dispatch; they never decide semantics.
  */
 import type { Family, Prefix } from '../net/ip.js';
+import type { AddressList } from '../net/list.js';
 import type { Direction, Port, PortRange } from '../model/types.js';
 
 export type CtState = 'ESTABLISHED' | 'RELATED' | 'INVALID';
@@ -92,8 +93,8 @@ export interface SetRef {
 }
 
 export interface SetPlan extends SetRef {
-  /** Sorted, de-duplicated, /0 split into halves (and aggregated when asked). */
-  readonly members: readonly Prefix[];
+  /** Of the set's family: sorted, de-duplicated, /0 split into halves (and aggregated when asked). */
+  readonly members: AddressList;
 }
 
 /** Conntrack treatment of the traffic of a port (hybrid) or of a network's bridge (linuxbridge). */

@@ -10,6 +10,7 @@
  * packet is accepted when every check on its path allows it.
  */
 import { type Family, type Prefix, containsAddress, eui64LinkLocal, formatAddress, formatPrefix, hostPrefix, parsePrefix } from '../net/ip.js';
+import type { AddressList } from '../net/list.js';
 import { ICMPV6, PROTOCOL_NUMBERS, UDP } from '../model/protocols.js';
 import type { Direction, GroupRule, Model, Port, Remote } from '../model/types.js';
 import { type CtState, type Decision, type Packet, type PacketPath, type Verdict, conntrackState } from '../verify/packet.js';
@@ -319,15 +320,15 @@ function remoteMatches(model: Model, remote: Remote, family: Family, addr: bigin
     case 'prefix':
       return containsAddress(remote.prefix, family, addr);
     case 'group':
-      return inSet(model.members.get(remote.id) ?? [], family, addr);
+      return inSet(model.members.get(remote.id), family, addr);
     case 'addressGroup':
-      return inSet(model.addressGroups.get(remote.id) ?? [], family, addr);
+      return inSet(model.addressGroups.get(remote.id), family, addr);
   }
 }
 
 /** Members of the packet's family; a /0 member contains every address (preamble item 6). */
-const inSet = (members: readonly Prefix[], family: Family, addr: bigint): boolean =>
-  members.some((m) => containsAddress(m, family, addr));
+const inSet = (members: AddressList | undefined, family: Family, addr: bigint): boolean =>
+  members !== undefined && members.prefixes().some((m) => containsAddress(m, family, addr));
 
 // ---------------------------------------------------------------------------------------------
 // Readable text

@@ -46,8 +46,16 @@ const uuid = (kind: number, n: number): string =>
 const mac = (n: number): string => `fa:16:3e:${hex((n >>> 16) & 255, 2)}:${hex((n >>> 8) & 255, 2)}:${hex(n & 255, 2)}`;
 
 const v4 = (n: number): string => `${(n >>> 24) & 255}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
-/** 2001:db8:<block>::<n> */
-const v6 = (block: number, n: number): string => `2001:db8:${hex(block & 0xffff, 1)}::${hex((n >>> 16) & 0xffff, 1)}:${hex(n & 0xffff, 1)}`;
+/**
+ * 2001:db8:<block>::<n>, in canonical (RFC 5952) text as Neutron sends it (netaddr prints
+ * addresses that way): `2001:db8:0::0:1d3` would be `2001:db8::1d3`.
+ */
+const v6 = (block: number, n: number): string => {
+  const hi = (n >>> 16) & 0xffff;
+  const b = block & 0xffff;
+  const tail = hi === 0 ? hex(n & 0xffff, 1) : `${hex(hi, 1)}:${hex(n & 0xffff, 1)}`;
+  return b === 0 ? `2001:db8::${tail}` : `2001:db8:${hex(b, 1)}::${tail}`;
+};
 
 /**
  * Sequential IPAM with random gaps: `next()` returns increasing offsets; about `gap` of the

@@ -7,6 +7,7 @@
 import { describe, expect, test } from 'vitest';
 import { renderNft } from '../../src/backends/nft/render.js';
 import { hostPrefix } from '../../src/net/ip.js';
+import { AddressList } from '../../src/net/list.js';
 import { type HostPlan, type Rule, groupChainKey } from '../../src/plan/ir.js';
 
 const GROUP = '5e000000-0000-4000-8000-000000000001';
@@ -19,7 +20,7 @@ function plan(rules: readonly Rule[], members: number): HostPlan {
     ports: [],
     unfiltered: [],
     groupChains: new Map([[groupChainKey(GROUP, 'ingress', 4), { group: GROUP, direction: 'ingress', family: 4, rules }]]),
-    sets: [{ kind: 'group', id: GROUP, family: 4, members: Array.from({ length: members }, (_, i) => hostPrefix(4, 0x0a000000n + BigInt(i))) }],
+    sets: [{ kind: 'group', id: GROUP, family: 4, members: AddressList.of(Array.from({ length: members }, (_, i) => hostPrefix(4, 0x0a000000n + BigInt(i)))) }],
     zones: [],
   };
 }

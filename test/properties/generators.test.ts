@@ -44,7 +44,7 @@ describe('generators', () => {
         const fams = new Set(p.fixedIps.map((ip) => ip.family));
         seen.add(fams.size === 2 ? 'dual stack' : fams.has(6) ? 'IPv6 only' : fams.has(4) ? 'IPv4 only' : 'no fixed IP');
       }
-      if ([...m.members.values()].flat().some((p) => p.len === 0)) seen.add('/0 member');
+      if ([...m.members.values()].some((l) => l.hasZeroLength())) seen.add('/0 member');
       if (m.addressGroups.size > 0) seen.add('address groups');
       if (m.diagnostics.length > 0) seen.add('warnings');
     }

@@ -39,7 +39,7 @@ function addressKeys(model: Model, r: GroupRule, mode: RemoteGroupMode): string[
   if (mode === 'ipset') return [`set:${remote.kind}:${remote.id}`];
   const members = remote.kind === 'group' ? model.members.get(remote.id) : model.addressGroups.get(remote.id);
   // A /0 member means any address: the rule has no address match, like a remote of "any".
-  return (members ?? []).filter((m) => m.family === r.family).map((m) => (m.len === 0 ? '*' : prefixKey(m)));
+  return (members?.prefixes() ?? []).filter((m) => m.family === r.family).map((m) => (m.len === 0 ? '*' : prefixKey(m)));
 }
 
 /**

@@ -435,7 +435,7 @@ function inside(p: Prefix, n: number): bigint {
 function interestingPrefixes(model: Model, family: Family): Prefix[] {
   const out: Prefix[] = [];
   for (const g of model.groups.values()) for (const r of g.rules) if (r.remote.kind === 'prefix' && r.family === family) out.push(r.remote.prefix);
-  for (const list of [...model.members.values(), ...model.addressGroups.values()]) for (const p of list) if (p.family === family) out.push(p);
+  for (const list of [...model.members.values(), ...model.addressGroups.values()]) for (const p of list.prefixes()) if (p.family === family) out.push(p);
   return out;
 }
 
@@ -465,9 +465,9 @@ function remotePrefixes(model: Model, r: GroupRule): Prefix[] | undefined {
     case 'prefix':
       return [remote.prefix];
     case 'group':
-      return (model.members.get(remote.id) ?? []).filter((p) => p.family === r.family);
+      return (model.members.get(remote.id)?.prefixes() ?? []).filter((p) => p.family === r.family);
     case 'addressGroup':
-      return (model.addressGroups.get(remote.id) ?? []).filter((p) => p.family === r.family);
+      return (model.addressGroups.get(remote.id)?.prefixes() ?? []).filter((p) => p.family === r.family);
   }
 }
 

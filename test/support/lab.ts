@@ -413,7 +413,7 @@ function planEndpoints(model: Model): EndpointPlan[] {
     model.ports.some((p) => p.fixedIps.some((ip) => ip.family === family && ip.addr === addr) || p.addressPairs.some((ap) => containsAddress(ap.prefix, family, addr)));
   const outside: Record<Family, string[]> = { 4: [], 6: [] };
   for (const members of model.members.values()) {
-    for (const m of members) {
+    for (const m of members.prefixes()) {
       if (outside[m.family].length >= OUTSIDE_MEMBERS || m.len === 0) continue;
       const host = m.len === (m.family === 4 ? 32 : 128) ? m.addr : m.addr + 7n;
       const text = addrText(m.family, host);

@@ -5,7 +5,7 @@
  * (membership updates need no iptables reload).
  */
 import { IPSET_HASHSIZE_MAX, IPSET_HASHSIZE_MIN, IPSET_LIVE_NAME_MAX, IPSET_MAXELEM, IPSET_NAME_MAX, IPSET_TEMP_SUFFIX } from '../../limits.js';
-import { type Prefix, addressText, formatPrefix, isHost } from '../../net/ip.js';
+import type { AddressList } from '../../net/list.js';
 import type { SetPlan, SetRef } from '../../plan/ir.js';
 import { fitNames } from '../shared/names.js';
 
@@ -29,31 +29,23 @@ export function ipsetNames(sets: readonly SetRef[], prefix: string): (ref: SetRe
   };
 }
 
-/** ipset save prints host entries without their length; so do we. */
-const entry = (p: Prefix): string => (isHost(p) ? addressText(p) : formatPrefix(p));
-
-const ENTRY_CHUNK = 1024;
-
 /**
  * The `add` lines of each set, by member list and set name: the plan shares member lists between
  * the hosts of a prepared cloud model, whose sets are then printed once, not per host.
  */
-export type IpsetCache = WeakMap<readonly Prefix[], Map<string, readonly string[]>>;
+export type IpsetCache = WeakMap<AddressList, Map<string, string>>;
 
-function addLines(cache: IpsetCache, temp: string, members: readonly Prefix[]): readonly string[] {
+/** All `add` lines of one set as one string (one join: no string per line is ever made). */
+function addLines(cache: IpsetCache, temp: string, members: AddressList): string {
   let byName = cache.get(members);
   if (!byName) cache.set(members, (byName = new Map()));
-  let chunks = byName.get(temp);
-  if (chunks === undefined) {
-    // Joined in chunks rather than a string per line: sets can hold millions of entries, and
-    // short-lived entry strings are cheap for the garbage collector where retained ones are not.
-    const out: string[] = [];
-    for (let i = 0; i < members.length; i += ENTRY_CHUNK) {
-      out.push(`add ${temp} ` + members.slice(i, i + ENTRY_CHUNK).map(entry).join(`\nadd ${temp} `));
-    }
-    byName.set(temp, (chunks = out));
+  let text = byName.get(temp);
+  if (text === undefined) {
+    // ipset save prints host entries without their length, as entries() does.
+    text = `add ${temp} ` + members.entries().join(`\nadd ${temp} `);
+    byName.set(temp, text);
   }
-  return chunks;
+  return text;
 }
 
 function hashsize(count: number): number {
@@ -74,7 +66,7 @@ export function renderIpset(sets: readonly SetPlan[], name: (ref: SetRef) => str
     // A temporary set left over by an interrupted run may have another header: remove it first.
     lines.push(`destroy ${temp} -exist`);
     lines.push(`create ${temp} ${header}`);
-    for (const chunk of addLines(cache, temp, s.members)) lines.push(chunk);
+    if (s.members.length > 0) lines.push(addLines(cache, temp, s.members));
     lines.push(`create ${live} ${header} -exist`);
     lines.push(`swap ${temp} ${live}`);
     lines.push(`destroy ${temp}`);

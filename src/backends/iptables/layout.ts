@@ -22,10 +22,17 @@ import { hybridVeth } from '../../model/devices.js';
 import { fitNames } from '../shared/names.js';
 import { type IptChain, type IptTable, checkChainName, comment, renderMatches } from './syntax.js';
 
+/**
+ * Rendered group chain rules, by the plan's rule list (which the hosts of a prepared cloud model
+ * share) and what else their text depends on: every host using a group prints it once.
+ */
+export type GroupChainTextCache = WeakMap<readonly Rule[], Map<string, readonly string[]>>;
+
 export interface IptablesLayoutOptions {
   readonly prefix: string;
   readonly comments: boolean;
   readonly setName: (ref: SetRef) => string;
+  readonly groupChainTexts?: GroupChainTextCache;
 }
 
 /** Fixed comment texts (only printed with --comments). */
@@ -99,21 +106,28 @@ function memo<K, V>(f: (k: K) => V): (k: K) => V {
 
 const sanitizeChain = (id: string): string => id.replace(/[^A-Za-z0-9._:-]/g, '_');
 
-/** Non-empty words (and lists of words) joined by spaces; a plain loop: this runs per rule. */
-function joinWords(...parts: (string | string[])[]): string {
-  let out = '';
-  const add = (w: string): void => {
-    if (w !== '') out = out === '' ? w : `${out} ${w}`;
-  };
+/**
+ * Non-empty words (and lists of words) joined by spaces. Joined rather than concatenated: the
+ * result is one flat string, which the printer copies quickly however often a shared rule
+ * text appears (a `+=` chain leaves a tree that is walked again at every copy).
+ */
+function joinWords(...parts: (string | readonly string[])[]): string {
+  const words: string[] = [];
   for (const p of parts) {
-    if (typeof p === 'string') add(p);
-    else for (const w of p) add(w);
+    if (typeof p === 'string') {
+      if (p !== '') words.push(p);
+    } else for (const w of p) if (w !== '') words.push(w);
   }
-  return out;
+  return words.join(' ');
 }
 
+const NO_COMMENT: readonly string[] = [];
+const NO_SET = (): string => {
+  throw new Error('no set match expected here');
+};
+
 export function layoutFilter(plan: HostPlan, family: Family, names: IptablesNames, o: IptablesLayoutOptions): IptTable {
-  const c = (key: keyof typeof COMMENTS): string[] => (o.comments ? [comment(COMMENTS[key])] : []);
+  const c = (key: keyof typeof COMMENTS): readonly string[] => (o.comments ? [comment(COMMENTS[key])] : NO_COMMENT);
   const join = joinWords;
   const chains: IptChain[] = [];
 
@@ -128,7 +142,7 @@ export function layoutFilter(plan: HostPlan, family: Family, names: IptablesName
     return text;
   };
   const renderRule = (r: Rule, allow: string): string => {
-    let note: string[] = [];
+    let note: readonly string[] = NO_COMMENT;
     if (o.comments && r.comment !== undefined) {
       note =
         typeof r.comment === 'string'
@@ -136,6 +150,18 @@ export function layoutFilter(plan: HostPlan, family: Family, names: IptablesName
           : [comment(`sg ${r.comment.group} rule ${r.comment.id ?? `#${r.comment.rule}`}`)];
     }
     return join(renderMatches(r.matches, family, (m) => o.setName(m.set)), note, r.verdict === 'allow' ? allow : '-j DROP');
+  };
+  const groupChainTexts = (rules: readonly Rule[], allow: string): readonly string[] => {
+    const cache = o.groupChainTexts;
+    if (cache === undefined) return rules.map((r) => renderRule(r, allow));
+    // The text also depends on the names this host gives the sets the rules match.
+    let key = `${family} ${allow} ${o.comments}`;
+    for (const r of rules) for (const m of r.matches) if (m.kind === 'set') key += ` ${o.setName(m.set)}`;
+    let byKey = cache.get(rules);
+    if (!byKey) cache.set(rules, (byKey = new Map()));
+    let texts = byKey.get(key);
+    if (texts === undefined) byKey.set(key, (texts = rules.map((r) => renderRule(r, allow))));
+    return texts;
   };
   const EGRESS_ALLOW = `-g ${names.ingress}`;
   const INGRESS_ALLOW = '-j ACCEPT';
@@ -174,8 +200,8 @@ export function layoutFilter(plan: HostPlan, family: Family, names: IptablesName
   for (const [key, g] of plan.groupChains) {
     if (g.family !== family) continue;
     const allow = g.direction === 'ingress' ? INGRESS_ALLOW : EGRESS_ALLOW;
-    // Group chain rules are rendered once each: no memo (in expanded mode there are millions).
-    chains.push({ name: names.group(key), rules: g.rules.map((r) => renderRule(r, allow)) });
+    // Group chain rules are rendered once each: no per-rule memo (in expanded mode there are millions).
+    chains.push({ name: names.group(key), rules: groupChainTexts(g.rules, allow) });
   }
   return { name: 'filter', chains };
 }
@@ -185,7 +211,7 @@ function portChains(
   family: Family,
   names: IptablesNames,
   ruleText: (r: Rule, allow: string) => string,
-  c: (key: keyof typeof COMMENTS) => string[],
+  c: (key: keyof typeof COMMENTS) => readonly string[],
   egressAllow: string,
   ingressAllow: string,
 ): IptChain[] {
@@ -206,23 +232,18 @@ function portChains(
           for (const k of fp.groupChains[direction]) out.push(`-j ${names.group(k)}`);
           break;
         case 'fallback':
-          out.push([...c('unmatched'), `-j ${names.fallback}`].join(' '));
+          out.push(joinWords(c('unmatched'), `-j ${names.fallback}`));
           break;
       }
     }
     return out;
   };
-  const spoof = [
-    ...fp.spoofPairs.map((sp) =>
-      [
-        ...renderMatches(sp.prefix ? [{ kind: 'src', prefix: sp.prefix }] : [], family, () => ''),
-        `-m mac --mac-source ${sp.mac}`,
-        ...c('pairAllow'),
-        '-j RETURN',
-      ].join(' '),
-    ),
-    [...c('pairDrop'), '-j DROP'].join(' '),
-  ];
+  const spoof: string[] = [];
+  for (const sp of fp.spoofPairs) {
+    const src = sp.prefix ? renderMatches([{ kind: 'src', prefix: sp.prefix }], family, NO_SET) : NO_COMMENT;
+    spoof.push(joinWords(src, `-m mac --mac-source ${sp.mac}`, c('pairAllow'), '-j RETURN'));
+  }
+  spoof.push(joinWords(c('pairDrop'), '-j DROP'));
   return [
     { name: n.ingress, rules: steps(fp.ingress, 'ingress') },
     { name: n.egress, rules: steps(fp.egress, 'egress') },

@@ -58,7 +58,7 @@
  */
 import type { Family } from '../../net/ip.js';
 import { isHost } from '../../net/ip.js';
-import { dropCovered, sortUnique } from '../../net/cidr.js';
+import { dropCovered } from '../../net/cidr.js';
 import { hybridBridge } from '../../model/devices.js';
 import type { Direction } from '../../model/types.js';
 import type { CommentKey, HostPlan, Match, PortPlan, Rule, SetPlan, SetRef, Step } from '../../plan/ir.js';
@@ -385,10 +385,14 @@ export function portIndices(ids: readonly string[]): Map<string, number> {
  */
 function membershipSets(s: SetPlan, base: string, comments: boolean): NftSet[] {
   // Distinct hosts never cover each other: only a set with prefixes needs the covering pass.
-  const members = s.members.every(isHost) ? sortUnique(s.members) : dropCovered(s.members);
-  const hosts: string[] = [];
+  let hosts: readonly string[];
   const nets: string[] = [];
-  for (const p of members) (isHost(p) ? hosts : nets).push(element(p));
+  if (s.members.hostsOnly()) hosts = s.members.entries();
+  else {
+    const h: string[] = [];
+    for (const p of dropCovered(s.members.prefixes())) (isHost(p) ? h : nets).push(element(p));
+    hosts = h;
+  }
   const type = `type ipv${s.family}_addr`;
   const what = `${s.kind === 'group' ? 'remote group' : 'address group'} ${s.id}`;
   return [
