@@ -70,6 +70,12 @@ function hexDigit(c: number): number {
 const WORDS = new Array<number>(10).fill(0);
 /** The words of the last address scanV6 accepted (read-only view, overwritten by the next scan). */
 export const scannedWords: readonly number[] = WORDS;
+/**
+ * Whether the last text scanV6 accepted was already in canonical form (what formatV6 prints).
+ * Decided while scanning, so the usual, canonical member text is kept as it is without
+ * formatting an address only to compare it.
+ */
+export let scannedCanonical = false;
 
 /**
  * Scan IPv6 text (RFC 4291 forms, including an embedded dotted quad; no zone ids) into WORDS.
@@ -81,6 +87,8 @@ export function scanV6(text: string): boolean {
   let n = 0; // words parsed
   let gap = -1; // word index where "::" stands
   let i = 0;
+  // RFC 5952 form so far: lower case, no leading zeros, no dotted quad (see below).
+  let plain = true;
   if (text.charCodeAt(0) === 58 /* : */) {
     if (text.charCodeAt(1) !== 58) return false;
     gap = 0;
@@ -89,16 +97,21 @@ export function scanV6(text: string): boolean {
   while (i < len) {
     let j = i;
     let w = 0;
-    for (let d: number; j < len && (d = hexDigit(text.charCodeAt(j))) >= 0; j++) w = w * 16 + d;
+    for (let c: number, d: number; j < len && (d = hexDigit((c = text.charCodeAt(j)))) >= 0; j++) {
+      w = w * 16 + d;
+      if (c >= 65 && c <= 70) plain = false; // upper case
+    }
     if (j < len && text.charCodeAt(j) === 46 /* . */) {
       // An embedded dotted quad ends the address and fills the last two words.
       const v4 = v4Number(text, i);
       if (v4 === undefined || n > 6) return false;
       WORDS[n++] = v4 >>> 16;
       WORDS[n++] = v4 & 0xffff;
+      plain = false; // canonical only in glibc's two forms: left to formatting
       break;
     }
     if (j === i || j - i > 4 || n === 8) return false;
+    if (j - i > 1 && text.charCodeAt(i) === 48) plain = false; // a leading zero
     WORDS[n++] = w;
     if (j === len) break;
     if (text.charCodeAt(j) !== 58) return false;
@@ -111,12 +124,19 @@ export function scanV6(text: string): boolean {
     i = j;
   }
   if (gap < 0 ? n !== 8 : n > 7) return false;
+  const zeros = 8 - n;
   if (gap >= 0) {
     // Expand "::": move the words after it to the end, zeros in between.
-    const zeros = 8 - n;
     for (let k = n - 1; k >= gap; k--) WORDS[k + zeros] = WORDS[k]!;
     for (let k = gap; k < gap + zeros; k++) WORDS[k] = 0;
   }
+  // Canonical: "::" stands exactly for the longest run of two or more zero words (the first on
+  // ties), and nothing else is compressed; glibc's embedded-IPv4 forms are left to formatting.
+  if (plain) {
+    const run = zeroRun(WORDS);
+    plain = run.len >= 2 ? gap === run.start && zeros === run.len && !embedsV4(WORDS, run) : gap < 0;
+  }
+  scannedCanonical = plain;
   return true;
 }
 
@@ -181,7 +201,7 @@ export function parsePrefix(text: string): ParsedPrefix | string {
     if (!scanV6(addrText)) return `"${printable(text)}" is not an IPv4 or IPv6 address or prefix`;
     family = 6;
     addr = wordsValue();
-    canonical = isCanonicalV6(addrText, WORDS) ? addrText : formatWords(WORDS);
+    canonical = scannedCanonical ? addrText : formatWords(WORDS);
   } else {
     const v = v4Number(addrText, 0);
     if (v === undefined) return `"${printable(text)}" is not an IPv4 or IPv6 address or prefix`;
@@ -226,7 +246,13 @@ export function formatV6(addr: bigint): string {
 }
 
 /** Where RFC 5952 puts "::": the longest run of two or more zero words, the first on ties. */
-function zeroRun(words: readonly number[]): { start: number; len: number } {
+interface ZeroRun {
+  start: number;
+  len: number;
+}
+const RUN: ZeroRun = { start: -1, len: 0 };
+/** The run of `words` (in a scratch object: this runs for every IPv6 address parsed or printed). */
+function zeroRun(words: readonly number[]): ZeroRun {
   let start = -1;
   let len = 0;
   for (let i = 0; i < 8; ) {
@@ -242,7 +268,9 @@ function zeroRun(words: readonly number[]): { start: number; len: number } {
     }
     i = j;
   }
-  return len < 2 ? { start: -1, len: 0 } : { start, len };
+  RUN.start = len < 2 ? -1 : start;
+  RUN.len = len < 2 ? 0 : len;
+  return RUN;
 }
 
 /** glibc prints an embedded IPv4 for ::a.b.c.d and ::ffff:a.b.c.d. */
@@ -269,32 +297,6 @@ export function formatWords(words: readonly number[]): string {
     if (i < 7) out += ':';
   }
   return out;
-}
-
-/**
- * Whether `text` is already the RFC 5952 form of `words`, compared in place: the usual member
- * text is canonical, and building a string only to compare it would double the garbage.
- */
-export function isCanonicalV6(text: string, words: readonly number[]): boolean {
-  const run = zeroRun(words);
-  if (embedsV4(words, run)) return false; // rare: let the caller format it
-  let pos = 0;
-  for (let i = 0; i < 8; i++) {
-    if (i === run.start) {
-      if (text.charCodeAt(pos++) !== 58) return false;
-      if (i === 0 && text.charCodeAt(pos++) !== 58) return false;
-      i += run.len - 1;
-      if (i === 7) return pos === text.length;
-      continue;
-    }
-    const w = words[i]!;
-    for (let shift = w >= 0x1000 ? 12 : w >= 0x100 ? 8 : w >= 0x10 ? 4 : 0; shift >= 0; shift -= 4) {
-      const d = (w >>> shift) & 15;
-      if (text.charCodeAt(pos++) !== (d < 10 ? 48 + d : 87 + d)) return false;
-    }
-    if (i < 7 && text.charCodeAt(pos++) !== 58) return false;
-  }
-  return pos === text.length;
 }
 
 export function formatAddress(family: Family, addr: bigint): string {

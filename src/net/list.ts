@@ -17,9 +17,9 @@ import {
   addressText,
   familyBits,
   formatWords,
-  isCanonicalV6,
   parsePrefix,
   scanV6,
+  scannedCanonical,
   scannedWords,
   v4Number,
 } from './ip.js';
@@ -174,29 +174,25 @@ export class AddressListBuilder {
   scan(text: string): Family | string {
     const n = this.texts.length;
     if (n === this.lens.length) this.grow();
-    if (text.indexOf('/') < 0) {
-      if (text.includes(':')) {
-        if (scanV6(text)) {
-          const w = scannedWords;
-          this.hi[n] = V6_TAG + (w[0]! * 65536 + w[1]!) * 65536 + w[2]!;
-          this.mid[n] = (w[3]! * 65536 + w[4]!) * 65536 + w[5]!;
-          this.lo[n] = w[6]! * 65536 + w[7]!;
-          this.lens[n] = 128;
-          // Other spellings are formatted when printed: a string made here would be kept.
-          this.pendingText = isCanonicalV6(text, w) ? text : '';
-          return 6;
-        }
-      } else {
-        const v = v4Number(text, 0);
-        if (v !== undefined) {
-          this.hi[n] = 0;
-          this.mid[n] = 0;
-          this.lo[n] = v;
-          this.lens[n] = 32;
-          this.pendingText = text;
-          return 4;
-        }
-      }
+    // Both scanners refuse anything else (a "/", the other family) without allocating.
+    const v = v4Number(text, 0);
+    if (v !== undefined) {
+      this.hi[n] = 0;
+      this.mid[n] = 0;
+      this.lo[n] = v;
+      this.lens[n] = 32;
+      this.pendingText = text;
+      return 4;
+    }
+    if (scanV6(text)) {
+      const w = scannedWords;
+      this.hi[n] = V6_TAG + (w[0]! * 65536 + w[1]!) * 65536 + w[2]!;
+      this.mid[n] = (w[3]! * 65536 + w[4]!) * 65536 + w[5]!;
+      this.lo[n] = w[6]! * 65536 + w[7]!;
+      this.lens[n] = 128;
+      // Other spellings are formatted when printed: a string made here would be kept.
+      this.pendingText = scannedCanonical ? text : '';
+      return 6;
     }
     // Prefixes, and the error message of anything invalid.
     const p = parsePrefix(text);
@@ -252,14 +248,17 @@ export class AddressListBuilder {
     const n = this.texts.length;
     const { hi, mid, lo, lens } = this;
     const cmp = (i: number, j: number): number => hi[i]! - hi[j]! || mid[i]! - mid[j]! || lo[i]! - lo[j]! || lens[i]! - lens[j]!;
-    // Lists often arrive sorted (then the columns are kept as they are), or as a few sorted
-    // runs, which TimSort merges in linear time.
-    let inOrder = true;
-    for (let i = 1; i < n && inOrder; i++) if (cmp(i - 1, i) >= 0) inOrder = false;
-    if (inOrder) return AddressList.fromColumns(this.texts, hi.subarray(0, n), mid.subarray(0, n), lo.subarray(0, n), lens.subarray(0, n));
+    // Lists usually arrive sorted (then the columns are kept as they are), or as a long sorted
+    // run (a group's member list) followed by a few more addresses (its ports' own): only that
+    // tail is sorted, then merged with the run in one pass.
+    let run = 1;
+    while (run < n && cmp(run - 1, run) < 0) run++;
+    if (run >= n) return AddressList.fromColumns(this.texts, hi.subarray(0, n), mid.subarray(0, n), lo.subarray(0, n), lens.subarray(0, n));
+    const tail = new Array<number>(n - run);
+    for (let i = run; i < n; i++) tail[i - run] = i;
+    tail.sort(cmp);
     const order = new Array<number>(n);
-    for (let i = 0; i < n; i++) order[i] = i;
-    order.sort(cmp);
+    for (let a = 0, b = 0, o = 0; o < n; o++) order[o] = b >= tail.length || (a < run && cmp(a, tail[b]!) <= 0) ? a++ : tail[b++]!;
     const texts = new Array<string>(n);
     const H = new Float64Array(n);
     const M = new Float64Array(n);

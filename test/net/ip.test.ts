@@ -1,7 +1,7 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { eui64LinkLocal, formatV6, parseAddress, parseMac, parsePrefix, parseV4, parseV6, formatPrefix } from '../../src/net/ip.js';
+import { eui64LinkLocal, formatV6, parseAddress, parseMac, parsePrefix, parseV4, parseV6, formatPrefix, scanV6, scannedCanonical } from '../../src/net/ip.js';
 
 const v6 = fc.bigInt({ min: 0n, max: (1n << 128n) - 1n });
 /** Addresses with long zero runs, where the compression rules matter. */
@@ -37,6 +37,37 @@ describe('IPv6 text', () => {
   it('accepts exactly what node accepts (no zone ids)', () => {
     for (const t of ['::', '1::', '::1:2', '1:2:3:4:5:6:7:8', '1:2:3:4:5:6:1.2.3.4', 'fe80::1%eth0', '1:2:3:4:5:6:7:8:9', ':::', '1::2::3', '12345::', 'g::1', '::1.2.3']) {
       expect(parseV6(t) !== undefined, t).toBe(isIPv6(t) && !t.includes('%'));
+    }
+  });
+});
+
+describe('IPv6 canonical-text detection', () => {
+  /** Other spellings of one address: upper case, leading zeros, uncompressed, compressed elsewhere. */
+  const spellings = (a: bigint): string[] => {
+    const words = Array.from({ length: 8 }, (_, i) => Number((a >> BigInt(16 * (7 - i))) & 0xffffn));
+    const full = words.map((w) => w.toString(16)).join(':');
+    const out = [formatV6(a), formatV6(a).toUpperCase(), words.map((w) => w.toString(16).padStart(4, '0')).join(':'), full];
+    // "::" over every run of zero words, not only the longest.
+    for (let i = 0; i < 8; i++) {
+      for (let j = i + 1; j <= 8 && words[j - 1] === 0; j++) {
+        out.push(`${words.slice(0, i).map((w) => w.toString(16)).join(':')}::${words.slice(j).map((w) => w.toString(16)).join(':')}`);
+      }
+    }
+    return out;
+  };
+  it('calls a spelling canonical exactly when it is what formatV6 prints (embedded IPv4 aside)', () => {
+    fc.assert(
+      fc.property(fc.oneof(v6, sparseV6), (a) => {
+        for (const t of spellings(a)) {
+          expect(scanV6(t), t).toBe(true);
+          // glibc's embedded-IPv4 forms are always left to formatting (never wrongly kept).
+          expect(scannedCanonical, t).toBe(t === formatV6(a) && !t.includes('.'));
+        }
+      }),
+    );
+    for (const t of ['::ffff:192.0.2.1', '::192.0.2.1', '::ffff:c000:201', '1::192.0.2.1']) {
+      expect(scanV6(t), t).toBe(true);
+      expect(scannedCanonical, t).toBe(false); // embedded forms are always formatted
     }
   });
 });
