@@ -20,7 +20,7 @@ import type { GroupChainPlan, HostPlan, PortPlan, Rule, SetRef, Step } from '../
 import { IPTABLES_CHAIN_NAME_MAX } from '../../limits.js';
 import { hybridVeth } from '../../model/devices.js';
 import { fitNames } from '../shared/names.js';
-import { type IptChain, type IptTable, checkChainName, comment, renderMatches } from './syntax.js';
+import { type IptChain, type IptTable, addressMatch, checkChainName, comment, renderMatches } from './syntax.js';
 
 /**
  * Rendered group chain rules, by the plan's rule list (which the hosts of a prepared cloud model
@@ -109,7 +109,8 @@ const sanitizeChain = (id: string): string => id.replace(/[^A-Za-z0-9._:-]/g, '_
 /**
  * Non-empty words (and lists of words) joined by spaces. Joined rather than concatenated: the
  * result is one flat string, which the printer copies quickly however often a shared rule
- * text appears (a `+=` chain leaves a tree that is walked again at every copy).
+ * text appears (a `+=` chain leaves a tree that is walked again at every copy). Text made once
+ * per port is concatenated instead: a join costs more than that walk.
  */
 function joinWords(...parts: (string | readonly string[])[]): string {
   const words: string[] = [];
@@ -122,13 +123,10 @@ function joinWords(...parts: (string | readonly string[])[]): string {
 }
 
 const NO_COMMENT: readonly string[] = [];
-const NO_SET = (): string => {
-  throw new Error('no set match expected here');
-};
 
 export function layoutFilter(plan: HostPlan, family: Family, names: IptablesNames, o: IptablesLayoutOptions): IptTable {
-  const c = (key: keyof typeof COMMENTS): readonly string[] => (o.comments ? [comment(COMMENTS[key])] : NO_COMMENT);
-  const join = joinWords;
+  // A comment and its separating space, or nothing: lines made per port are templates.
+  const c = (key: keyof typeof COMMENTS): string => (o.comments ? `${comment(COMMENTS[key])} ` : '');
   const chains: IptChain[] = [];
 
   // Renders a plan rule; `allow` becomes the continuation of the stage it belongs to. The plan
@@ -149,7 +147,7 @@ export function layoutFilter(plan: HostPlan, family: Family, names: IptablesName
           ? [comment(COMMENTS[r.comment])]
           : [comment(`sg ${r.comment.group} rule ${r.comment.id ?? `#${r.comment.rule}`}`)];
     }
-    return join(renderMatches(r.matches, family, (m) => o.setName(m.set)), note, r.verdict === 'allow' ? allow : '-j DROP');
+    return joinWords(renderMatches(r.matches, family, (m) => o.setName(m.set)), note, r.verdict === 'allow' ? allow : '-j DROP');
   };
   const groupChainTexts = (rules: readonly Rule[], allow: string): readonly string[] => {
     const cache = o.groupChainTexts;
@@ -174,28 +172,33 @@ export function layoutFilter(plan: HostPlan, family: Family, names: IptablesName
   chains.push({
     name: names.forward,
     rules: [
-      ...byDevice.map((p) =>
-        join(`-m physdev --physdev-in ${p.port.device} --physdev-is-bridged`, c('egressDispatch'), `-g ${names.port(p.port.id).egress}`),
-      ),
-      join('-m physdev --physdev-is-bridged', c('otherDispatch'), `-g ${names.ingress}`),
+      ...byDevice.map((p) => `-m physdev --physdev-in ${p.port.device} --physdev-is-bridged ${c('egressDispatch')}-g ${names.port(p.port.id).egress}`),
+      `-m physdev --physdev-is-bridged ${c('otherDispatch')}-g ${names.ingress}`,
     ],
   });
   chains.push({
     name: names.input,
-    rules: byDevice.map((p) => join(`-m physdev --physdev-in ${p.port.device}`, c('inputDispatch'), `-g ${names.port(p.port.id).egress}`)),
+    rules: byDevice.map((p) => `-m physdev --physdev-in ${p.port.device} ${c('inputDispatch')}-g ${names.port(p.port.id).egress}`),
   });
   chains.push({
     name: names.ingress,
     rules: [
-      ...byDevice.map((p) =>
-        join(`-m physdev --physdev-out ${p.port.device} --physdev-is-bridged`, c('ingressDispatch'), `-g ${names.port(p.port.id).ingress}`),
-      ),
-      join(c('ingressDefault'), '-j ACCEPT'),
+      ...byDevice.map((p) => `-m physdev --physdev-out ${p.port.device} --physdev-is-bridged ${c('ingressDispatch')}-g ${names.port(p.port.id).ingress}`),
+      `${c('ingressDefault')}-j ACCEPT`,
     ],
   });
-  chains.push({ name: names.fallback, rules: [join(c('fallback'), '-j DROP')] });
+  chains.push({ name: names.fallback, rules: [`${c('fallback')}-j DROP`] });
 
-  for (const p of plan.ports) chains.push(...portChains(p, family, names, ruleText, c, EGRESS_ALLOW, INGRESS_ALLOW));
+  const texts: PortTexts = {
+    ruleText,
+    egressAllow: EGRESS_ALLOW,
+    ingressAllow: INGRESS_ALLOW,
+    groupJump: memo((key: string) => `-j ${names.group(key)}`),
+    fallback: `${c('unmatched')}-j ${names.fallback}`,
+    pairAllow: `${c('pairAllow')}-j RETURN`,
+    pairDrop: `${c('pairDrop')}-j DROP`,
+  };
+  for (const p of plan.ports) chains.push(...portChains(p, family, names, texts));
 
   for (const [key, g] of plan.groupChains) {
     if (g.family !== family) continue;
@@ -206,15 +209,18 @@ export function layoutFilter(plan: HostPlan, family: Family, names: IptablesName
   return { name: 'filter', chains };
 }
 
-function portChains(
-  p: PortPlan,
-  family: Family,
-  names: IptablesNames,
-  ruleText: (r: Rule, allow: string) => string,
-  c: (key: keyof typeof COMMENTS) => readonly string[],
-  egressAllow: string,
-  ingressAllow: string,
-): IptChain[] {
+/** What the port chains of one table share: rendered rules and the fixed lines. */
+interface PortTexts {
+  readonly ruleText: (r: Rule, allow: string) => string;
+  readonly egressAllow: string;
+  readonly ingressAllow: string;
+  readonly groupJump: (key: string) => string;
+  readonly fallback: string;
+  readonly pairAllow: string;
+  readonly pairDrop: string;
+}
+
+function portChains(p: PortPlan, family: Family, names: IptablesNames, t: PortTexts): IptChain[] {
   const fp = p.families[family];
   const n = names.port(p.port.id);
   // A loop rather than flatMap: this runs for every rule of every port.
@@ -223,16 +229,16 @@ function portChains(
     for (const s of list) {
       switch (s.kind) {
         case 'rule':
-          out.push(ruleText(s.rule, direction === 'ingress' ? ingressAllow : egressAllow));
+          out.push(t.ruleText(s.rule, direction === 'ingress' ? t.ingressAllow : t.egressAllow));
           break;
         case 'antiSpoof':
           out.push(`-j ${n.spoof}`);
           break;
         case 'groups':
-          for (const k of fp.groupChains[direction]) out.push(`-j ${names.group(k)}`);
+          for (const k of fp.groupChains[direction]) out.push(t.groupJump(k));
           break;
         case 'fallback':
-          out.push(joinWords(c('unmatched'), `-j ${names.fallback}`));
+          out.push(t.fallback);
           break;
       }
     }
@@ -240,10 +246,10 @@ function portChains(
   };
   const spoof: string[] = [];
   for (const sp of fp.spoofPairs) {
-    const src = sp.prefix ? renderMatches([{ kind: 'src', prefix: sp.prefix }], family, NO_SET) : NO_COMMENT;
-    spoof.push(joinWords(src, `-m mac --mac-source ${sp.mac}`, c('pairAllow'), '-j RETURN'));
+    const src = sp.prefix && sp.prefix.len > 0 ? `${addressMatch('-s', sp.prefix)} ` : '';
+    spoof.push(`${src}-m mac --mac-source ${sp.mac} ${t.pairAllow}`);
   }
-  spoof.push(joinWords(c('pairDrop'), '-j DROP'));
+  spoof.push(t.pairDrop);
   return [
     { name: n.ingress, rules: steps(fp.ingress, 'ingress') },
     { name: n.egress, rules: steps(fp.egress, 'egress') },

@@ -61,7 +61,8 @@ export function comment(text: string): string {
   return `-m comment --comment "${text}"`;
 }
 
-const addr = (p: Prefix): string => formatPrefix(p);
+/** `-s`/`-d` and the prefix, as iptables-save prints it; nothing for /0 (any address). */
+export const addressMatch = (flag: '-s' | '-d', p: Prefix): string => (p.len > 0 ? `${flag} ${formatPrefix(p)}` : '');
 
 const range = (r: { min: number; max: number }): string => (r.min === r.max ? `${r.min}` : `${r.min}:${r.max}`);
 
@@ -74,8 +75,8 @@ export function renderMatches(matches: readonly Match[], family: Family, setName
   const src = matches.find((m) => m.kind === 'src');
   const dst = matches.find((m) => m.kind === 'dst');
   const proto = matches.find((m) => m.kind === 'protocol');
-  if (src && src.prefix.len > 0) out.push(`-s ${addr(src.prefix)}`);
-  if (dst && dst.prefix.len > 0) out.push(`-d ${addr(dst.prefix)}`);
+  if (src && src.prefix.len > 0) out.push(addressMatch('-s', src.prefix));
+  if (dst && dst.prefix.len > 0) out.push(addressMatch('-d', dst.prefix));
   const extHeader = family === 6 && proto ? IPV6_EXTENSION_HEADERS[proto.protocol] : undefined;
   if (proto && extHeader === undefined) out.push(`-p ${PROTOCOL_NAMES[proto.protocol] ?? proto.protocol}`);
   const sport = matches.find((m) => m.kind === 'srcPort');
