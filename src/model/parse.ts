@@ -170,6 +170,8 @@ export function parseModel(input: unknown, options: ParseOptions = {}): Model {
 export interface CloudModel extends Model {
   /** Ports whose `device` name was given, not derived from the port id (for error messages). */
   readonly namedDevices: ReadonlySet<string>;
+  /** Ports by `binding:host_id`, in port order: selectHost looks at one host's ports only. */
+  readonly portsByHost: ReadonlyMap<string, readonly Port[]>;
 }
 
 /** Validate one whole cloud model; every device is in `ports`. */
@@ -264,7 +266,14 @@ export function parseCloud(input: unknown): CloudModel {
   const members = new Map<string, AddressList>();
   for (const id of [...memberLists.keys()].sort(compareStrings)) members.set(id, memberLists.get(id)!.build());
 
-  return { groups, addressGroups, members, ports, options: modelOptions, diagnostics: c.diagnostics, namedDevices };
+  const portsByHost = new Map<string, Port[]>();
+  for (const p of ports) {
+    if (p.host === undefined) continue;
+    const l = portsByHost.get(p.host);
+    if (l) l.push(p);
+    else portsByHost.set(p.host, [p]);
+  }
+  return { groups, addressGroups, members, ports, options: modelOptions, diagnostics: c.diagnostics, namedDevices, portsByHost };
 }
 
 /**
@@ -274,27 +283,30 @@ export function parseCloud(input: unknown): CloudModel {
  */
 export function selectHost(cloud: CloudModel, host: string | undefined): Model {
   const c = new Collector();
+  let candidates = cloud.ports;
+  if (host !== undefined) {
+    const unbound = cloud.ports.filter((p) => p.host === undefined);
+    for (const port of unbound) {
+      c.error(child(child('$.devices', port.id), 'binding:host_id'), `is required when compiling for a host (--host ${printable(host)})`);
+    }
+    candidates = cloud.portsByHost.get(host) ?? [];
+  }
   const devicesSeen = new Map<string, string>();
   const zonesSeen = new Map<number, string>();
   const ports: Port[] = [];
-  for (const port of cloud.ports) {
-    // Built only for a message: this loop sees every port of the cloud for every host.
-    const path = (): string => child('$.devices', port.id);
-    if (host !== undefined && port.host === undefined) {
-      c.error(child(path(), 'binding:host_id'), `is required when compiling for a host (--host ${printable(host)})`);
-    }
-    if (host !== undefined && port.host !== host) continue;
+  for (const port of candidates) {
+    const path = child('$.devices', port.id);
     const other = devicesSeen.get(port.device);
     if (other !== undefined) {
       const given = cloud.namedDevices.has(port.id);
       c.error(
-        given ? child(path(), 'device') : path(),
+        given ? child(path, 'device') : path,
         `device name "${port.device}"${given ? '' : ' (derived from the port id)'} is already used by port "${other}"`,
       );
     } else devicesSeen.set(port.device, port.id);
     if (port.pinnedZone !== undefined) {
       const z = zonesSeen.get(port.pinnedZone);
-      if (z !== undefined) c.error(child(path(), 'conntrack_zone'), `zone ${port.pinnedZone} is already pinned by port "${z}"`);
+      if (z !== undefined) c.error(child(path, 'conntrack_zone'), `zone ${port.pinnedZone} is already pinned by port "${z}"`);
       else zonesSeen.set(port.pinnedZone, port.id);
     }
     ports.push(port);
