@@ -47,8 +47,6 @@ const IPV6_EXTENSION_HEADERS: Readonly<Record<number, string>> = {
 /** Protocols with a port match module of their own name. */
 const PORT_MODULES: Readonly<Record<number, string>> = { 6: 'tcp', 17: 'udp', 132: 'sctp' };
 
-const byteOrder = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
-
 export function checkChainName(name: string): string {
   if (name.length > IPTABLES_CHAIN_NAME_MAX) throw new Error(`chain name ${name} exceeds ${IPTABLES_CHAIN_NAME_MAX} characters`);
   return name;
@@ -120,7 +118,11 @@ export function printTables(tables: readonly IptTable[], header: string): string
   const lines: string[] = [header];
   for (const t of tables) {
     const builtins = t.chains.filter((c) => c.policy !== undefined);
-    const users = t.chains.filter((c) => c.policy === undefined).sort((a, b) => byteOrder(a.name, b.name));
+    // User chains in byte order of their names (as iptables-save lists them). Names are ASCII,
+    // so the default string sort is that order, and it needs no comparator calls.
+    const byName = new Map(t.chains.filter((c) => c.policy === undefined).map((c) => [c.name, c]));
+    const users = [...byName.keys()].sort().map((n) => byName.get(n)!);
+    if (users.length + builtins.length !== t.chains.length) throw new Error(`table ${t.name} has two chains of one name`);
     const chains = [...builtins, ...users];
     lines.push(`*${t.name}`);
     for (const c of chains) lines.push(`:${checkChainName(c.name)} ${c.policy ?? '-'} [0:0]`);
