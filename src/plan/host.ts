@@ -101,6 +101,9 @@ const V6_STEPS = {
   dhcpSpoof: rule(udp(547, 546), 'drop', 'dhcpSpoof'),
 };
 
+/** The protocol and ports of a DHCP server's reply, per family (shared by every port's rule). */
+const DHCP_REPLY: Readonly<Record<Family, readonly Match[]>> = { 4: udp(67, 68), 6: udp(547, 546) };
+
 /**
  * Work shared by the hosts of one prepared cloud model (compile.ts `prepare`): every host is
  * handed the same groups and member lists, so each group's chain rules and each set are planned
@@ -299,11 +302,9 @@ function planPortFamily(port: Port, family: Family, chainKeys: ReadonlyMap<strin
     }
     return keys;
   };
-  const dhcpServer = family === 4 ? 67 : 547;
-  const dhcpClient = family === 4 ? 68 : 546;
   const toFixedIps: Step[] = [];
   for (const ip of port.fixedIps) {
-    if (ip.family === family) toFixedIps.push(rule([{ kind: 'dst', prefix: ip }, ...udp(dhcpServer, dhcpClient)], 'allow', 'dhcpServer'));
+    if (ip.family === family) toFixedIps.push(rule([{ kind: 'dst', prefix: ip }, ...DHCP_REPLY[family]], 'allow', 'dhcpServer'));
   }
   const ingress: Step[] = [];
   const egress: Step[] = [];

@@ -262,19 +262,19 @@ export function layoutRaw(plan: HostPlan, names: IptablesNames, o: IptablesLayou
   const rules: string[] = [];
   for (const z of plan.zones) {
     const target = z.zone === 'notrack' ? '-j CT --notrack' : `-j CT --zone ${z.zone}`;
-    const note = o.comments ? [comment(z.zone === 'notrack' ? `Make ${z.key} stateless` : `Set zone for ${z.key}`)] : [];
-    const line = (match: string): string => [match, ...note, target].join(' ');
+    // A comment and its separating space, or nothing.
+    const note = o.comments ? `${comment(z.zone === 'notrack' ? `Make ${z.key} stateless` : `Set zone for ${z.key}`)} ` : '';
     if (z.bridge !== undefined) {
       // linuxbridge: br_netfilter hands bridged packets to PREROUTING with the bridge as the
       // in-interface, so one rule covers every port of the network, the uplink included.
-      rules.push(line(`-i ${z.bridge}`));
+      rules.push(`-i ${z.bridge} ${note}${target}`);
     } else {
       for (const port of z.ports) {
         // hybrid: each port has its own bridge, joined to the integration bridge by a qvb veth.
         const qvb = hybridVeth(port.id);
-        rules.push(line(`-m physdev --physdev-in ${qvb}`));
-        rules.push(line(`-i ${qvb}`));
-        rules.push(line(`-m physdev --physdev-in ${port.device}`));
+        rules.push(`-m physdev --physdev-in ${qvb} ${note}${target}`);
+        rules.push(`-i ${qvb} ${note}${target}`);
+        rules.push(`-m physdev --physdev-in ${port.device} ${note}${target}`);
       }
     }
   }
