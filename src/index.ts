@@ -6,3 +6,5 @@ export { parseCloud, parseModel, selectHost } from './model/parse.js';
 export type { CloudModel } from './model/parse.js';
 export type * from './model/types.js';
 export type * from './plan/ir.js';
+export { AddressList } from './net/list.js';
+export type { Family, Prefix } from './net/ip.js';
