@@ -5,8 +5,8 @@
  * (membership updates need no iptables reload).
  */
 import { IPSET_HASHSIZE_MAX, IPSET_HASHSIZE_MIN, IPSET_LIVE_NAME_MAX, IPSET_MAXELEM, IPSET_NAME_MAX, IPSET_TEMP_SUFFIX } from '../../limits.js';
-import type { AddressList } from '../../net/list.js';
 import type { SetPlan, SetRef } from '../../plan/ir.js';
+import type { AddressList } from '../../net/list.js';
 import { fitNames } from '../shared/names.js';
 
 const KIND_TAG = { group: 'g', addressGroup: 'a' } as const;
@@ -30,22 +30,27 @@ export function ipsetNames(sets: readonly SetRef[], prefix: string): (ref: SetRe
 }
 
 /**
- * The `add` lines of each set, by member list and set name: the plan shares member lists between
- * the hosts of a prepared cloud model, whose sets are then printed once, not per host.
+ * The `add` lines of sets, by member list and set name. A set printed once is pushed line by
+ * line and joined with the whole script (joining it on its own first would copy every entry
+ * twice); a set printed again (the hosts of a prepared cloud model share member lists) is
+ * joined once and that text reused by every later host.
  */
-export type IpsetCache = WeakMap<AddressList, Map<string, string>>;
+export type IpsetCache = WeakMap<AddressList, Map<string, string | null>>;
 
-/** All `add` lines of one set as one string (one join: no string per line is ever made). */
-function addLines(cache: IpsetCache, temp: string, members: AddressList): string {
+function pushAddLines(lines: string[], cache: IpsetCache, temp: string, members: AddressList): void {
   let byName = cache.get(members);
   if (!byName) cache.set(members, (byName = new Map()));
-  let text = byName.get(temp);
-  if (text === undefined) {
+  const seen = byName.get(temp);
+  const add = `add ${temp} `;
+  if (seen === undefined) {
+    byName.set(temp, null);
     // ipset save prints host entries without their length, as entries() does.
-    text = `add ${temp} ` + members.entries().join(`\nadd ${temp} `);
+    for (const entry of members.entries()) lines.push(add + entry);
+  } else if (seen === null) {
+    const text = add + members.entries().join(`\n${add}`);
     byName.set(temp, text);
-  }
-  return text;
+    lines.push(text);
+  } else lines.push(seen);
 }
 
 function hashsize(count: number): number {
@@ -66,7 +71,7 @@ export function renderIpset(sets: readonly SetPlan[], name: (ref: SetRef) => str
     // A temporary set left over by an interrupted run may have another header: remove it first.
     lines.push(`destroy ${temp} -exist`);
     lines.push(`create ${temp} ${header}`);
-    if (s.members.length > 0) lines.push(addLines(cache, temp, s.members));
+    if (s.members.length > 0) pushAddLines(lines, cache, temp, s.members);
     lines.push(`create ${live} ${header} -exist`);
     lines.push(`swap ${temp} ${live}`);
     lines.push(`destroy ${temp}`);

@@ -127,10 +127,8 @@ export function printTables(tables: readonly IptTable[], header: string): string
     lines.push(`*${t.name}`);
     for (const c of chains) lines.push(`:${checkChainName(c.name)} ${c.policy ?? '-'} [0:0]`);
     for (const c of chains) {
-      // One join per chain rather than a string per rule (an empty rule prints as a bare `-A name`).
-      if (c.rules.length === 0) continue;
-      if (c.rules.includes('')) for (const r of c.rules) lines.push(r === '' ? `-A ${c.name}` : `-A ${c.name} ${r}`);
-      else lines.push(`-A ${c.name} ` + c.rules.join(`\n-A ${c.name} `));
+      const head = `-A ${c.name} `;
+      for (const r of c.rules) lines.push(r === '' ? `-A ${c.name}` : head + r);
     }
     lines.push('COMMIT');
   }
