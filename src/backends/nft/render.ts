@@ -90,8 +90,9 @@ function printTable(t: NftTable, out: string[]): void {
   for (const c of t.chains) {
     out.push(`\tchain ${c.name} {`);
     if (c.hook !== undefined) out.push(`\t\t${c.hook}`);
-    // A chain's rules as one block: one join instead of a prefixed string per rule.
-    if (c.rules.length > 0) out.push(`\t\t${c.rules.join('\n\t\t')}`);
+    // A line per rule, joined with the whole script: joining each chain first would copy
+    // every rule twice (see the ipset printer).
+    for (const r of c.rules) out.push(`\t\t${r}`);
     out.push('\t}');
   }
   out.push('}');
