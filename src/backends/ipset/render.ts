@@ -4,6 +4,7 @@
  * rule referencing it never sees a half-filled set, and the script can be re-run at any time
  * (membership updates need no iptables reload).
  */
+import { endLines } from '../shared/text.js';
 import { IPSET_HASHSIZE_MAX, IPSET_HASHSIZE_MIN, IPSET_LIVE_NAME_MAX, IPSET_MAXELEM, IPSET_NAME_MAX, IPSET_TEMP_SUFFIX } from '../../limits.js';
 import type { SetPlan, SetRef } from '../../plan/ir.js';
 import type { AddressList } from '../../net/list.js';
@@ -76,5 +77,5 @@ export function renderIpset(sets: readonly SetPlan[], name: (ref: SetRef) => str
     lines.push(`swap ${temp} ${live}`);
     lines.push(`destroy ${temp}`);
   }
-  return lines.join('\n') + '\n';
+  return endLines(lines);
 }

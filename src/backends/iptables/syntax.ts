@@ -3,6 +3,7 @@
  * iptables-save prints back (so a loaded ruleset can be compared with its source), with only
  * chain declarations and `-A` lines (iptables-nft 1.8.9 crashes on `-I` followed by `-R`).
  */
+import { endLines } from '../shared/text.js';
 import { IPTABLES_CHAIN_NAME_MAX, IPTABLES_COMMENT_MAX } from '../../limits.js';
 import type { Family, Prefix } from '../../net/ip.js';
 import { formatPrefix } from '../../net/ip.js';
@@ -132,7 +133,7 @@ export function printTables(tables: readonly IptTable[], header: string): string
     }
     lines.push('COMMIT');
   }
-  return lines.join('\n') + '\n';
+  return endLines(lines);
 }
 
 export function countRules(tables: readonly IptTable[]): number {

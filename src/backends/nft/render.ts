@@ -10,6 +10,7 @@
  *
  * One statement per line; no empty element lists (nft rejects `{ }`).
  */
+import { endLines } from '../shared/text.js';
 import type { HostPlan } from '../../plan/ir.js';
 import { type NftLayout, type NftOptions, type NftSet, type NftTable, layoutNft } from './layout.js';
 import { comment } from './syntax.js';
@@ -60,7 +61,7 @@ export function printRuleset(layout: NftLayout, elements: ElementLines = element
   ];
   for (const t of layout.tables) printTable(t, lines);
   for (const t of layout.tables) for (const s of t.sets) pushAll(lines, elements.get(s)!);
-  return lines.join('\n') + '\n';
+  return endLines(lines);
 }
 
 export function printSets(layout: NftLayout, elements: ElementLines = elementLines(layout)): string {
@@ -72,7 +73,7 @@ export function printSets(layout: NftLayout, elements: ElementLines = elementLin
       pushAll(lines, elements.get(s)!);
     }
   }
-  return lines.join('\n') + '\n';
+  return endLines(lines);
 }
 
 /** Appends the declaration of table `t` to `out`. */
