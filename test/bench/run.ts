@@ -99,6 +99,33 @@ function worker(job: Job): Measurement {
   return spawnWorker(job) as Measurement;
 }
 
+/**
+ * The rows the targets are checked against are measured by TARGET_REPEATS workers, one after
+ * the other, and each timing is the median of their medians: one burst from a neighbour on this
+ * shared machine then moves one worker's figure, not the verdict. (Minimums are the minimum.)
+ */
+const TARGET_REPEATS = 3;
+const TARGET_ROWS: readonly ((size: Size, mode: Mode) => boolean)[] = [
+  (s, m) => m === 'ipset' && s.scenario === 'default group' && s.ports === 200 && (s.members === 5_000 || s.members === Math.max(...MEMBERS)),
+  (s, m) => m === 'ipset' && s.scenario === 'realistic mix' && s.members === 100_000,
+  (s, m) => m === 'ipset' && s.scenario === 'cloud-wide',
+];
+
+function repeatedWorker(job: Job, times: number): Measurement {
+  const ms = Array.from({ length: times }, () => worker(job));
+  if (ms.some((m) => m.unavailable !== undefined)) return ms[0]!;
+  const mid = (f: (m: Measurement) => number): number => median(ms.map(f));
+  return {
+    ...ms[0]!,
+    compileMs: mid((m) => m.compileMs),
+    compileMinMs: Math.min(...ms.map((m) => m.compileMinMs)),
+    runs: ms.reduce((n, m) => n + m.runs, 0),
+    peakRssMB: Math.max(...ms.map((m) => m.peakRssMB)),
+    jsonParseMs: mid((m) => m.jsonParseMs),
+    writeMs: mid((m) => m.writeMs),
+  };
+}
+
 function spawnWorker(job: Job, nodeFlags: readonly string[] = []): unknown {
   const path = join(WORK, `job-${jobNo++}.json`);
   writeFileSync(path, JSON.stringify(job));
@@ -381,7 +408,7 @@ function main(): void {
         continue;
       }
       const big = size.hosts !== undefined || size.members >= 50_000;
-      const m = worker({
+      const job: Job = {
         ...base,
         modelPath,
         options: modeOptions(mode),
@@ -389,7 +416,8 @@ function main(): void {
         budgetMs: big ? 1_500 : 700,
         minRuns: size.hosts ? 1 : 5,
         maxRuns: size.hosts ? 1 : 200,
-      });
+      };
+      const m = TARGET_ROWS.some((t) => t(size, mode)) ? repeatedWorker(job, TARGET_REPEATS) : worker(job);
       if (m.unavailable !== undefined) continue;
       if (mode === 'ipset') expandedRules = m.expandedRules;
       // The CLI column: cloud-wide is one process writing every host (--each-host), when the CLI has it.
@@ -417,7 +445,7 @@ function main(): void {
   console.log('\nCIDR aggregation (--aggregate) on the realistic mix:');
   for (const a of agg) console.log(`  ${a}`);
   const notes = [
-    `compile ms: library call \`compile\` (src/index.ts built by tsc), warm, median (and minimum) of repeated runs; cloud-wide: \`prepare(model)\` once, then \`compile({host})\` for each of the 100 hosts (one warm pass after a cold one). Growth exponents use minimums, which neighbours on a shared machine disturb least; the doubling checks compile both sizes alternately in one process for the same reason.`,
+    `compile ms: library call \`compile\` (src/index.ts built by tsc), warm, median (and minimum) of repeated runs (rows a target is checked against: the median of ${TARGET_REPEATS} workers' medians); cloud-wide: \`prepare(model)\` once, then \`compile({host})\` for each of the 100 hosts (one warm pass after a cold one). Growth exponents use minimums, which neighbours on a shared machine disturb least; the doubling checks compile both sizes alternately in one process for the same reason.`,
     `CLI ms: \`node bin/sgnf compile model.json -o DIR\` (process start, read, compile, write), median${cli ? ` — not measured: ${cli}` : ''}; cloud-wide: ${cliEachHost ? 'one process for all 100 hosts (`--each-host`)' : 'not measured (no --each-host)'}.`,
     `I/O floor: JSON.parse of the input text + writing the output bytes, medians, same process. Peak RSS: worker after one compile and write (the worker alone: ${int(baselineRss)} MB).`,
     `Expanded mode is skipped where its rules would exceed ~1 GB (estimated from the ipset plan: rules referencing a set × set members × ${EXPANDED_LINE_BYTES} B).`,
