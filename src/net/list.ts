@@ -34,7 +34,7 @@ export class AddressList {
   private entryCache: readonly string[] | undefined;
 
   private constructor(
-    /** Canonical text of each address (no length); '' where the input spelled it otherwise. */
+    /** Canonical text of each address (no length); '' where an IPv6 input spelled it otherwise. */
     private readonly texts: readonly string[],
     private readonly hi: Float64Array,
     private readonly mid: Float64Array,
@@ -55,12 +55,8 @@ export class AddressList {
     return this.texts.length;
   }
 
-  familyAt(i: number): Family {
+  private familyAt(i: number): Family {
     return this.hi[i]! >= V6_TAG ? 6 : 4;
-  }
-
-  lengthAt(i: number): number {
-    return this.lens[i]!;
   }
 
   /** The entries of one family, as a list of its own (no copying of the key columns). */
