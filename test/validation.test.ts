@@ -167,6 +167,34 @@ describe('validation messages', () => {
   });
 });
 
+describe('compiling one host of a cloud', () => {
+  const cloud = {
+    security_groups: { sg: { rules: [{ direction: 'ingress', ethertype: 'IPv4', remote_group_id: 'sg' }] } },
+    devices: {
+      'p-1': port({ 'binding:host_id': 'h1', fixed_ips: ['192.0.2.11'] }),
+      'p-2': port({ 'binding:host_id': 'h2', fixed_ips: ['192.0.2.12'], mac_address: 'fa:16:3e:00:00:02' }),
+      'p-3': port({ 'binding:host_id': 'h1', fixed_ips: ['192.0.2.13'], mac_address: 'fa:16:3e:00:00:03' }),
+    },
+  };
+  it("filters the host's ports, and every device of the cloud stays a member", () => {
+    const r = compile(cloud, { host: 'h1' });
+    expect(r.plan.ports.map((p) => p.port.id)).toEqual(['p-1', 'p-3']);
+    expect(r.files['ipset.restore']).toContain(' 192.0.2.12\n'); // p-2 lives on h2
+    expect(compile(cloud, { host: 'h2' }).plan.ports.map((p) => p.port.id)).toEqual(['p-2']);
+    expect(compile(cloud, { host: 'h9' }).plan.ports).toEqual([]);
+  });
+  it('needs binding:host_id on every device, and device names unique per host only', () => {
+    const unbound = { ...cloud, devices: { ...cloud.devices, 'p-4': port({ mac_address: 'fa:16:3e:00:00:04' }) } };
+    expect(issues(unbound, { host: 'h1' })).toEqual(['$.devices["p-4"]["binding:host_id"]: is required when compiling for a host (--host h1)']);
+    const sameName = (host: string) => ({
+      ...cloud,
+      devices: { ...cloud.devices, 'p-4': port({ 'binding:host_id': host, device: 'tapp-1', mac_address: 'fa:16:3e:00:00:04' }) },
+    });
+    expect(compile(sameName('h2'), { host: 'h2' }).plan.ports.map((p) => p.port.device)).toEqual(['tapp-2', 'tapp-1']);
+    expect(issues(sameName('h1'), { host: 'h1' })).toEqual(['$.devices["p-4"].device: device name "tapp-1" is already used by port "p-1"']);
+  });
+});
+
 describe('strings that could break or inject into the ruleset text', () => {
   const hostile = ['a\n-A INPUT -j ACCEPT', 'a b', 'a"b', "a'b", 'a;b', 'a\\b', '-x', 'tap+', 'é', 'a\u0000b', ''];
   it.each(hostile)('a security group id %j is refused', (id) => {

@@ -172,6 +172,8 @@ export interface CloudModel extends Model {
   readonly namedDevices: ReadonlySet<string>;
   /** Ports by `binding:host_id`, in port order: selectHost looks at one host's ports only. */
   readonly portsByHost: ReadonlyMap<string, readonly Port[]>;
+  /** Ports without `binding:host_id` (an error when compiling for a host). */
+  readonly unboundPorts: readonly Port[];
 }
 
 /** Validate one whole cloud model; every device is in `ports`. */
@@ -267,13 +269,17 @@ export function parseCloud(input: unknown): CloudModel {
   for (const id of [...memberLists.keys()].sort(compareStrings)) members.set(id, memberLists.get(id)!.build());
 
   const portsByHost = new Map<string, Port[]>();
+  const unboundPorts: Port[] = [];
   for (const p of ports) {
-    if (p.host === undefined) continue;
+    if (p.host === undefined) {
+      unboundPorts.push(p);
+      continue;
+    }
     const l = portsByHost.get(p.host);
     if (l) l.push(p);
     else portsByHost.set(p.host, [p]);
   }
-  return { groups, addressGroups, members, ports, options: modelOptions, diagnostics: c.diagnostics, namedDevices, portsByHost };
+  return { groups, addressGroups, members, ports, options: modelOptions, diagnostics: c.diagnostics, namedDevices, portsByHost, unboundPorts };
 }
 
 /**
@@ -285,8 +291,7 @@ export function selectHost(cloud: CloudModel, host: string | undefined): Model {
   const c = new Collector();
   let candidates = cloud.ports;
   if (host !== undefined) {
-    const unbound = cloud.ports.filter((p) => p.host === undefined);
-    for (const port of unbound) {
+    for (const port of cloud.unboundPorts) {
       c.error(child(child('$.devices', port.id), 'binding:host_id'), `is required when compiling for a host (--host ${printable(host)})`);
     }
     candidates = cloud.portsByHost.get(host) ?? [];
