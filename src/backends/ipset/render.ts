@@ -36,7 +36,7 @@ export function ipsetNames(sets: readonly SetRef[], prefix: string): (ref: SetRe
  * twice); a set printed again (the hosts of a prepared cloud model share member lists) is
  * joined once and that text reused by every later host.
  */
-export type IpsetCache = WeakMap<AddressList, Map<string, string | null>>;
+export type IpsetCache = Map<AddressList, Map<string, string | null>>;
 
 function pushAddLines(lines: string[], cache: IpsetCache, temp: string, members: AddressList): void {
   let byName = cache.get(members);
@@ -60,7 +60,7 @@ function hashsize(count: number): number {
   return h;
 }
 
-export function renderIpset(sets: readonly SetPlan[], name: (ref: SetRef) => string, cache: IpsetCache = new WeakMap()): string {
+export function renderIpset(sets: readonly SetPlan[], name: (ref: SetRef) => string, cache: IpsetCache = new Map()): string {
   const lines: string[] = [
     '# sgnf ipset script: apply with `ipset restore -f FILE` before iptables-restore and ip6tables-restore.',
   ];

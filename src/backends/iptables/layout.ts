@@ -24,9 +24,10 @@ import { type IptChain, type IptTable, addressMatch, checkChainName, comment, re
 
 /**
  * Rendered group chain rules, by the plan's rule list (which the hosts of a prepared cloud model
- * share) and what else their text depends on: every host using a group prints it once.
+ * share, in ipset mode) and what else their text depends on: every host using a group prints it
+ * once.
  */
-export type GroupChainTextCache = WeakMap<readonly Rule[], Map<string, readonly string[]>>;
+export type GroupChainTextCache = Map<readonly Rule[], Map<string, readonly string[]>>;
 
 export interface IptablesLayoutOptions {
   readonly prefix: string;
