@@ -4,7 +4,7 @@
  * rule referencing it never sees a half-filled set, and the script can be re-run at any time
  * (membership updates need no iptables reload).
  */
-import { endLines } from '../shared/text.js';
+import { JOIN_BLOCK_FROM, endLines, joinPrefixed, pushPrefixed } from '../shared/text.js';
 import { IPSET_HASHSIZE_MAX, IPSET_HASHSIZE_MIN, IPSET_LIVE_NAME_MAX, IPSET_MAXELEM, IPSET_NAME_MAX, IPSET_TEMP_SUFFIX } from '../../limits.js';
 import type { SetPlan, SetRef } from '../../plan/ir.js';
 import type { AddressList } from '../../net/list.js';
@@ -31,10 +31,9 @@ export function ipsetNames(sets: readonly SetRef[], prefix: string): (ref: SetRe
 }
 
 /**
- * The `add` lines of sets, by member list and set name. A set printed once is pushed line by
- * line and joined with the whole script (joining it on its own first would copy every entry
- * twice); a set printed again (the hosts of a prepared cloud model share member lists) is
- * joined once and that text reused by every later host.
+ * The `add` lines of sets, by member list and set name. A set printed once is pushed as
+ * shared/text.ts says (a small one line by line); a set printed again (the hosts of a prepared
+ * cloud model share member lists) is joined once and that text reused by every later host.
  */
 export type IpsetCache = Map<AddressList, Map<string, string | null>>;
 
@@ -42,16 +41,17 @@ function pushAddLines(lines: string[], cache: IpsetCache, temp: string, members:
   let byName = cache.get(members);
   if (!byName) cache.set(members, (byName = new Map()));
   const seen = byName.get(temp);
+  // ipset save prints host entries without their length, as entries() does.
   const add = `add ${temp} `;
-  if (seen === undefined) {
+  if (typeof seen === 'string') lines.push(seen);
+  else if (seen === undefined && members.length < JOIN_BLOCK_FROM) {
     byName.set(temp, null);
-    // ipset save prints host entries without their length, as entries() does.
-    for (const entry of members.entries()) lines.push(add + entry);
-  } else if (seen === null) {
-    const text = add + members.entries().join(`\n${add}`);
+    pushPrefixed(lines, add, members.entries());
+  } else {
+    const text = joinPrefixed(add, members.entries());
     byName.set(temp, text);
     lines.push(text);
-  } else lines.push(seen);
+  }
 }
 
 function hashsize(count: number): number {

@@ -3,7 +3,7 @@
  * iptables-save prints back (so a loaded ruleset can be compared with its source), with only
  * chain declarations and `-A` lines (iptables-nft 1.8.9 crashes on `-I` followed by `-R`).
  */
-import { endLines } from '../shared/text.js';
+import { endLines, pushPrefixed } from '../shared/text.js';
 import { IPTABLES_CHAIN_NAME_MAX, IPTABLES_COMMENT_MAX } from '../../limits.js';
 import type { Family, Prefix } from '../../net/ip.js';
 import { formatPrefix } from '../../net/ip.js';
@@ -128,8 +128,9 @@ export function printTables(tables: readonly IptTable[], header: string): string
     lines.push(`*${t.name}`);
     for (const c of chains) lines.push(`:${checkChainName(c.name)} ${c.policy ?? '-'} [0:0]`);
     for (const c of chains) {
-      const head = `-A ${c.name} `;
-      for (const r of c.rules) lines.push(r === '' ? `-A ${c.name}` : head + r);
+      // An empty rule prints as a bare `-A name`.
+      if (c.rules.includes('')) for (const r of c.rules) lines.push(r === '' ? `-A ${c.name}` : `-A ${c.name} ${r}`);
+      else pushPrefixed(lines, `-A ${c.name} `, c.rules);
     }
     lines.push('COMMIT');
   }

@@ -10,7 +10,7 @@
  *
  * One statement per line; no empty element lists (nft rejects `{ }`).
  */
-import { endLines } from '../shared/text.js';
+import { endLines, pushPrefixed } from '../shared/text.js';
 import type { HostPlan } from '../../plan/ir.js';
 import { type NftLayout, type NftOptions, type NftSet, type NftTable, layoutNft } from './layout.js';
 import { comment } from './syntax.js';
@@ -91,9 +91,7 @@ function printTable(t: NftTable, out: string[]): void {
   for (const c of t.chains) {
     out.push(`\tchain ${c.name} {`);
     if (c.hook !== undefined) out.push(`\t\t${c.hook}`);
-    // A line per rule, joined with the whole script: joining each chain first would copy
-    // every rule twice (see the ipset printer).
-    for (const r of c.rules) out.push(`\t\t${r}`);
+    pushPrefixed(out, '\t\t', c.rules);
     out.push('\t}');
   }
   out.push('}');
