@@ -92,6 +92,10 @@ function buildLibrary(): void {
   const args = ['-p', 'tsconfig.json', '--outDir', LIB, '--declaration', 'false', '--sourceMap', 'false'];
   const b = spawnSync(process.execPath, [tsc, ...args], { cwd: ROOT, encoding: 'utf8' });
   if (!existsSync(join(LIB, 'index.js'))) throw new Error(`tsc emitted nothing: ${b.stdout.slice(0, 500)}`);
+  // ES modules, as in the package: without this the .js files outside the project would be
+  // loaded as CommonJS, which tsx (the workers' loader) gets by transforming them, and the
+  // transformed code is a third slower (every imported function becomes a property lookup).
+  writeFileSync(join(LIB, 'package.json'), '{ "type": "module" }\n');
   if (b.status !== 0) process.stderr.write(`tsc reported errors (the build is used anyway):\n${b.stdout.slice(0, 500)}\n`);
 }
 
