@@ -300,18 +300,19 @@ export function selectHost(cloud: CloudModel, host: string | undefined): Model {
   const zonesSeen = new Map<number, string>();
   const ports: Port[] = [];
   for (const port of candidates) {
-    const path = child('$.devices', port.id);
+    // Built only for a message: this loop runs for every port of every host compiled.
+    const path = (): string => child('$.devices', port.id);
     const other = devicesSeen.get(port.device);
     if (other !== undefined) {
       const given = cloud.namedDevices.has(port.id);
       c.error(
-        given ? child(path, 'device') : path,
+        given ? child(path(), 'device') : path(),
         `device name "${port.device}"${given ? '' : ' (derived from the port id)'} is already used by port "${other}"`,
       );
     } else devicesSeen.set(port.device, port.id);
     if (port.pinnedZone !== undefined) {
       const z = zonesSeen.get(port.pinnedZone);
-      if (z !== undefined) c.error(child(path, 'conntrack_zone'), `zone ${port.pinnedZone} is already pinned by port "${z}"`);
+      if (z !== undefined) c.error(child(path(), 'conntrack_zone'), `zone ${port.pinnedZone} is already pinned by port "${z}"`);
       else zonesSeen.set(port.pinnedZone, port.id);
     }
     ports.push(port);

@@ -32,6 +32,7 @@ const MID_48 = 0xffffffffffffn;
 export class AddressList {
   private prefixCache: readonly Prefix[] | undefined;
   private entryCache: readonly string[] | undefined;
+  private hostsOnlyCache: boolean | undefined;
 
   private constructor(
     /** Canonical text of each address (no length); '' where an IPv6 input spelled it otherwise. */
@@ -75,8 +76,12 @@ export class AddressList {
 
   /** Whether every entry is a single address (/32 or /128): nothing can cover anything else. */
   hostsOnly(): boolean {
-    for (let i = 0; i < this.length; i++) if (this.lens[i] !== familyBits(this.familyAt(i))) return false;
-    return true;
+    if (this.hostsOnlyCache === undefined) {
+      let hosts = true;
+      for (let i = 0; i < this.length && hosts; i++) hosts = this.lens[i] === familyBits(this.familyAt(i));
+      this.hostsOnlyCache = hosts;
+    }
+    return this.hostsOnlyCache;
   }
 
   hasZeroLength(): boolean {
