@@ -19,7 +19,7 @@ import type { Model, Port } from '../model/types.js';
 import { formatAddress, printable } from '../net/ip.js';
 import { evaluate, formatExplanation } from '../semantics/evaluate.js';
 import { packet as buildPacket } from '../semantics/scenario.js';
-import type { CtState, PacketPath } from '../verify/packet.js';
+import type { CtState, PacketPath } from '../semantics/packet.js';
 
 const EXIT_MISMATCH = 1;
 const EXIT_BAD_INPUT = 2;

@@ -13,7 +13,7 @@ import { type Family, type Prefix, containsAddress, eui64LinkLocal, formatAddres
 import type { AddressList } from '../net/list.js';
 import { ICMPV6, PROTOCOL_NUMBERS, UDP } from '../model/protocols.js';
 import type { Direction, GroupRule, Model, Port, Remote } from '../model/types.js';
-import { type CtState, type Decision, type Packet, type PacketPath, type Verdict, conntrackState } from '../verify/packet.js';
+import { type CtState, type Decision, type Packet, type PacketPath, type Verdict, conntrackState } from './packet.js';
 
 /** Built-in (non-group) rules of a port check, by what they are for. */
 export type BuiltinRule =

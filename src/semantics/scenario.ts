@@ -6,7 +6,7 @@
 import { formatAddress, parseAddress, parseMac } from '../net/ip.js';
 import { PROTOCOL_NUMBERS } from '../model/protocols.js';
 import type { Model, Port } from '../model/types.js';
-import type { CtState, Packet, PacketPath } from '../verify/packet.js';
+import type { CtState, Packet, PacketPath } from './packet.js';
 
 export interface PacketSpec {
   readonly src: string;

@@ -11,8 +11,8 @@ import { portIndices } from '../../src/backends/nft/layout.js';
 import { compile } from '../../src/compile.js';
 import { parseModel } from '../../src/model/parse.js';
 import { evaluate } from '../../src/semantics/evaluate.js';
-import { hostTopology } from '../../src/verify/interpret.js';
-import { interpretNft, loadNftRuleset } from '../../src/verify/nft.js';
+import { hostTopology } from '../support/verify/interpret.js';
+import { interpretNft, loadNftRuleset } from '../support/verify/nft.js';
 import { modelArb, packetSpecArb, resolvePacket, showPathPacket } from '../support/arbitraries.js';
 import { MODES, RUNS } from '../support/property-runs.js';
 

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { compile } from '../../src/compile.js';
 import { parseModel } from '../../src/model/parse.js';
 import { evaluate } from '../../src/semantics/evaluate.js';
-import { hostTopology, interpret, loadRuleset } from '../../src/verify/interpret.js';
+import { hostTopology, interpret, loadRuleset } from '../support/verify/interpret.js';
 import { modelArb, packetSpecArb, resolvePacket, showPathPacket } from '../support/arbitraries.js';
 import { MODES, RUNS } from '../support/property-runs.js';
 

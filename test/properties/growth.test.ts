@@ -9,7 +9,7 @@ import { compile } from '../../src/compile.js';
 import { parseModel } from '../../src/model/parse.js';
 import type { Model, Port, RemoteGroupMode, FirewallDriver, GroupRule } from '../../src/model/types.js';
 import { type Family, eui64LinkLocal, hostPrefix, prefixKey } from '../../src/net/ip.js';
-import { loadRuleset, rulesetStructure } from '../../src/verify/interpret.js';
+import { loadRuleset, rulesetStructure } from '../support/verify/interpret.js';
 import { GROUP_IDS, REMOTE_ONLY_GROUP, modelArb } from '../support/arbitraries.js';
 import { RUNS } from '../support/property-runs.js';
 

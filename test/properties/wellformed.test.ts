@@ -9,9 +9,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compile, type CompileOptions } from '../../src/compile.js';
 import { ModelError } from '../../src/model/errors.js';
-import { RulesetError } from '../../src/verify/ipset.js';
-import { tokenize } from '../../src/verify/iptables.js';
-import { loadRuleset } from '../../src/verify/interpret.js';
+import { RulesetError } from '../support/verify/ipset.js';
+import { tokenize } from '../support/verify/iptables.js';
+import { loadRuleset } from '../support/verify/interpret.js';
 import { modelArb } from '../support/arbitraries.js';
 import { RUNS } from '../support/property-runs.js';
 

@@ -12,7 +12,7 @@ import { parseModel } from '../../src/model/parse.js';
 import type { Model } from '../../src/model/types.js';
 import { type Check, describeRule, effectiveCt, evaluate, evaluateEgress, evaluateIngress, formatExplanation } from '../../src/semantics/evaluate.js';
 import { type PacketSpec, packet, path, portById, reply, sentBy } from '../../src/semantics/scenario.js';
-import type { Verdict } from '../../src/verify/packet.js';
+import type { Verdict } from '../../src/semantics/packet.js';
 
 interface Case {
   readonly name: string;

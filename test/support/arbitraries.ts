@@ -23,7 +23,7 @@ import {
   parseAddress,
 } from '../../src/net/ip.js';
 import type { GroupRule, Model, Port } from '../../src/model/types.js';
-import type { CtState, Packet, PacketPath } from '../../src/verify/packet.js';
+import type { CtState, Packet, PacketPath } from '../../src/semantics/packet.js';
 
 // ---------------------------------------------------------------------------------------------
 // Pools (the simplest value first: fast-check shrinks towards it)

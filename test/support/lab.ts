@@ -28,7 +28,7 @@ import { parseModel } from '../../src/model/parse.js';
 import type { Model, Port } from '../../src/model/types.js';
 import { type Family, containsAddress, formatAddress, parseAddress } from '../../src/net/ip.js';
 import { evaluate, formatExplanation } from '../../src/semantics/evaluate.js';
-import type { CtState, Decision, Packet, PacketPath } from '../../src/verify/packet.js';
+import type { CtState, Decision, Packet, PacketPath } from '../../src/semantics/packet.js';
 import { type Background, type Netns, NetnsSession, mapLimit } from './netns.js';
 
 const FAMILIES: readonly Family[] = [4, 6];

@@ -8,9 +8,9 @@ import { compile } from '../../src/compile.js';
 import { goldenCases } from '../support/golden.js';
 import { parseModel } from '../../src/model/parse.js';
 import { packet } from '../../src/semantics/scenario.js';
-import { RulesetError, parseIpset } from '../../src/verify/ipset.js';
-import { parseIptables } from '../../src/verify/iptables.js';
-import { bridgeDevices, interpret, loadRuleset, rulesetStructure, type RulesetFiles } from '../../src/verify/interpret.js';
+import { RulesetError, parseIpset } from '../support/verify/ipset.js';
+import { parseIptables } from '../support/verify/iptables.js';
+import { bridgeDevices, interpret, loadRuleset, rulesetStructure, type RulesetFiles } from '../support/verify/interpret.js';
 
 const GOLDEN = JSON.parse(readFileSync(new URL('../../golden/default-group-3-ports/model.json', import.meta.url), 'utf8')) as Record<string, unknown>;
 

@@ -12,9 +12,9 @@ import { compile } from '../../src/compile.js';
 import { parseModel } from '../../src/model/parse.js';
 import { evaluate } from '../../src/semantics/evaluate.js';
 import { packet } from '../../src/semantics/scenario.js';
-import { RulesetError } from '../../src/verify/ipset.js';
-import { hostTopology } from '../../src/verify/interpret.js';
-import { applyScript, interpretNft, loadNftRuleset, nftStructure } from '../../src/verify/nft.js';
+import { RulesetError } from '../support/verify/ipset.js';
+import { hostTopology } from '../support/verify/interpret.js';
+import { applyScript, interpretNft, loadNftRuleset, nftStructure } from '../support/verify/nft.js';
 import { goldenCases } from '../support/golden.js';
 import { packetSpecArb, resolvePacket, showPathPacket } from '../support/arbitraries.js';
 

@@ -13,10 +13,10 @@
  * return point, -g does not, RETURN and falling off a user chain pop, an empty stack means the
  * built-in chain's policy, and `-j CT` continues (only the first CT target attaches a template).
  */
-import { IFNAME_MAX, IPTABLES_CHAIN_NAME_MAX, IPTABLES_COMMENT_MAX } from '../limits.js';
-import { type Family, type Prefix, containsAddress, formatPrefix, parseMac, parsePrefix } from '../net/ip.js';
+import { IFNAME_MAX, IPTABLES_CHAIN_NAME_MAX, IPTABLES_COMMENT_MAX } from '../../../src/limits.js';
+import { type Family, type Prefix, containsAddress, formatPrefix, parseMac, parsePrefix } from '../../../src/net/ip.js';
 import { type IpsetState, RulesetError, splitLines } from './ipset.js';
-import type { CtState, Packet } from './packet.js';
+import type { CtState, Packet } from '../../../src/semantics/packet.js';
 
 export type TableName = 'filter' | 'raw';
 export type Hook = 'PREROUTING' | 'INPUT' | 'FORWARD' | 'OUTPUT';

@@ -4,7 +4,7 @@
  * lookups. Element order never matters; interval sets refuse overlapping elements because sgnf
  * declares them without auto-merge (netfilter-targets §3.2).
  */
-import { type Family, type Prefix, containsAddress, formatAddress, formatPrefix, isHost } from '../net/ip.js';
+import { type Family, type Prefix, containsAddress, formatAddress, formatPrefix, isHost } from '../../../src/net/ip.js';
 import { type Fail, type Tokens, U32_MAX, ifname, lastAddress, name, number, prefix } from './nft-syntax.js';
 
 /** Key types sgnf declares (and nf_proto, the key of `meta nfproto vmap { ... }`). */

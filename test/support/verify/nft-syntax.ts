@@ -3,8 +3,8 @@
  * and the values sgnf prints (addresses, marks, ports, protocol numbers), each checked the way
  * nft 1.0.6 checks it and, where sgnf promises one, in the canonical form `nft list` prints.
  */
-import { IFNAME_MAX, NFT_COMMENT_MAX, NFT_NAME_MAX } from '../limits.js';
-import { type Family, type Prefix, familyBits, formatAddress, formatPrefix, isHost, parseMac, parsePrefix } from '../net/ip.js';
+import { IFNAME_MAX, NFT_COMMENT_MAX, NFT_NAME_MAX } from '../../../src/limits.js';
+import { type Family, type Prefix, familyBits, formatAddress, formatPrefix, isHost, parseMac, parsePrefix } from '../../../src/net/ip.js';
 import { RulesetError } from './ipset.js';
 
 export type Fail = (message: string) => never;

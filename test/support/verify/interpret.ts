@@ -13,12 +13,12 @@
  * only in FORWARD. The in-interface (`-i`) of a bridged packet is its bridge device, which the
  * caller supplies (bridgeDevices() derives it as Neutron names bridges).
  */
-import type { Family } from '../net/ip.js';
-import type { FirewallDriver, Model } from '../model/types.js';
-import { hybridBridge, hybridVeth, networkBridge } from '../model/devices.js';
+import type { Family } from '../../../src/net/ip.js';
+import type { FirewallDriver, Model } from '../../../src/model/types.js';
+import { hybridBridge, hybridVeth, networkBridge } from '../../../src/model/devices.js';
 import { type IpsetState, parseIpset } from './ipset.js';
 import { type HookContext, type IptRuleset, type TableName, parseIptables, traverse } from './iptables.js';
-import { type CtState, type Decision, type Packet, type PacketPath, conntrackState } from './packet.js';
+import { type CtState, type Decision, type Packet, type PacketPath, conntrackState } from '../../../src/semantics/packet.js';
 
 /** The bridge port of packets that come from, or leave by, the uplink. */
 export const UPLINK = 'uplink0';

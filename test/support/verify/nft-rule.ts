@@ -18,8 +18,8 @@
  *   `ct zone set` checks only for an entry: after `notrack` it attaches the zone template and
  *   the packet is tracked again (nft_ct_set_zone_eval `if (ct) return`).
  */
-import { type Family, type Prefix, containsAddress, formatPrefix } from '../net/ip.js';
-import type { CtState, Packet } from './packet.js';
+import { type Family, type Prefix, containsAddress, formatPrefix } from '../../../src/net/ip.js';
+import type { CtState, Packet } from '../../../src/semantics/packet.js';
 import { type KeyType, type KeyValue, NftSet, type NftVerdict, parseElements, parseVerdict } from './nft-sets.js';
 import { type Fail, Tokens, U32_MAX, commentText, ifname, mac, number, prefix, range, tokenize } from './nft-syntax.js';
 

@@ -24,7 +24,7 @@
  * receiver's (qvb -> tap).
  */
 import { type InterpretOptions, type RulesetFiles, UPLINK, kernelCtState } from './interpret.js';
-import type { CtState, Decision, Packet, PacketPath, Verdict } from './packet.js';
+import type { CtState, Decision, Packet, PacketPath, Verdict } from '../../../src/semantics/packet.js';
 import { type Conntrack, type EvalContext, type TableFamily, evalRule } from './nft-rule.js';
 import { type NftVerdict, showVerdict } from './nft-sets.js';
 import { BR_NETFILTER_PRIORITY, CONNTRACK_PRIORITY, type Hook, type NftChain, type NftState, type NftTable, applyScript } from './nft-script.js';

@@ -8,7 +8,7 @@
  * IPSET_NAME_MAX, a full set, a `create -exist` with another header), is an error naming the
  * line. Only `hash:net` sets exist in sgnf output, so only those are understood.
  */
-import { IPSET_NAME_MAX } from '../limits.js';
+import { IPSET_NAME_MAX } from '../../../src/limits.js';
 import {
   type Family,
   type Prefix,
@@ -18,7 +18,7 @@ import {
   isHost,
   networkOf,
   parsePrefix,
-} from '../net/ip.js';
+} from '../../../src/net/ip.js';
 
 export class RulesetError extends Error {
   constructor(
