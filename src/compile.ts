@@ -7,7 +7,8 @@
  */
 import { CHAIN_PREFIX_MAX } from './limits.js';
 import { ModelError } from './model/errors.js';
-import { type CloudModel, parseCloud, selectHost } from './model/parse.js';
+import { type CloudModel, parseCloud } from './model/parse.js';
+import { selectHost } from './model/select-host.js';
 import type { Diagnostic, FirewallDriver, Model, RemoteGroupMode } from './model/types.js';
 import { type PlanCache, newPlanCache, planHost } from './plan/host.js';
 import type { HostPlan } from './plan/ir.js';

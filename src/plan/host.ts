@@ -7,6 +7,7 @@
  * a remote group is one set match per rule, however many members it has (or, in `expanded`
  * mode, one rule per member, for hosts without ipset).
  */
+import { compareStrings } from '../compare.js';
 import { CT_ZONE_MAX, CT_ZONE_MIN, IPSET_MAXELEM } from '../limits.js';
 import { aggregate, splitZeroLength } from '../net/cidr.js';
 import { AddressList } from '../net/list.js';
@@ -19,8 +20,7 @@ import {
   prefixKey,
 } from '../net/ip.js';
 import { ModelError, child } from '../model/errors.js';
-import { hybridVeth, networkBridge } from '../model/devices.js';
-import { compareStrings } from '../model/parse.js';
+import { hybridVeth, isInterfaceName, networkBridge } from '../model/devices.js';
 import { ICMPV6, UDP } from '../model/protocols.js';
 import type { Direction, FirewallDriver, GroupRule, Model, Port, RemoteGroupMode } from '../model/types.js';
 import {
@@ -46,7 +46,6 @@ export interface PlanOptions {
 }
 
 const FAMILIES: readonly Family[] = [4, 6];
-const DEVICE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 const DIRECTIONS: readonly Direction[] = ['ingress', 'egress'];
 
 const pfx = (text: string): Prefix => {
@@ -387,7 +386,7 @@ function planZones(filtered: readonly Port[], driver: FirewallDriver): ZonePlan[
       // The hybrid driver's bridge (qbr) and its veth (qvb) are named from the port id's first
       // 11 characters, as Neutron names them: they must be valid names, and distinct.
       const qvb = hybridVeth(p.id);
-      if (!DEVICE_NAME.test(qvb)) {
+      if (!isInterfaceName(qvb)) {
         issues.push({ path: child('$.devices', p.id), message: 'the port id cannot form the hybrid driver\'s qvb device name (use letters, digits, "_", ".", "-")' });
       }
       const other = qvbOwner.get(qvb);
@@ -412,7 +411,7 @@ function planZones(filtered: readonly Port[], driver: FirewallDriver): ZonePlan[
     }
     for (const [net, ports] of [...byNet].sort((a, b) => compareStrings(a[0], b[0]))) {
       const bridge = networkBridge(net);
-      if (!DEVICE_NAME.test(bridge)) {
+      if (!isInterfaceName(bridge)) {
         issues.push({ path: child(child('$.devices', ports[0]!.id), 'network_id'), message: `bridge name "${bridge}" derived from it is not a valid interface name` });
       }
       const stateful = new Set(ports.map((p) => p.stateful));

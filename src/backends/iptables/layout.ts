@@ -15,6 +15,7 @@
  * A group chain's rule jumps on to the next stage (`-g P-ingress` or `-j ACCEPT`) itself, so
  * when no rule of one group matches, the port chain simply goes on to its next group.
  */
+import { compareStrings } from '../../compare.js';
 import type { Family } from '../../net/ip.js';
 import type { GroupChainPlan, HostPlan, PortPlan, Rule, SetRef, Step } from '../../plan/ir.js';
 import { IPTABLES_CHAIN_NAME_MAX } from '../../limits.js';
@@ -169,7 +170,7 @@ export function layoutFilter(plan: HostPlan, family: Family, names: IptablesName
   chains.push({ name: 'FORWARD', policy: 'ACCEPT', rules: [`-j ${names.forward}`] });
   chains.push({ name: 'OUTPUT', policy: 'ACCEPT', rules: [] });
 
-  const byDevice = [...plan.ports].sort((a, b) => (a.port.device < b.port.device ? -1 : a.port.device > b.port.device ? 1 : 0));
+  const byDevice = [...plan.ports].sort((a, b) => compareStrings(a.port.device, b.port.device));
   chains.push({
     name: names.forward,
     rules: [

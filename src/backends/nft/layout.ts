@@ -56,6 +56,7 @@
  * which loses the replies). Like the iptables layout, it filters only what br_netfilter passes
  * to the inet hooks (IPv4 and IPv6; not VLAN-tagged frames unless bridge-nf-filter-vlan-tagged).
  */
+import { compareStrings } from '../../compare.js';
 import type { Family } from '../../net/ip.js';
 import { isHost } from '../../net/ip.js';
 import { dropCovered } from '../../net/cidr.js';
@@ -413,7 +414,7 @@ function zoneBridges(plan: HostPlan): { zoned: string[]; notrack: string[]; notr
       seen.set(b, z.zone);
     }
   }
-  const sorted = [...seen].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  const sorted = [...seen].sort((a, b) => compareStrings(a[0], b[0]));
   return {
     zoned: sorted.flatMap(([b, z]) => (z === 'notrack' ? [] : [`${ifname(b)} : ${z}`])),
     notrack: sorted.flatMap(([b, z]) => (z === 'notrack' ? [ifname(b)] : [])),

@@ -4,7 +4,8 @@
  * escape for `"` inside strings, and many bare words are keywords; see netfilter-targets §3.3).
  */
 import { createHash } from 'node:crypto';
-import { IFNAME_MAX, NFT_COMMENT_MAX, NFT_NAME_MAX } from '../../limits.js';
+import { NFT_COMMENT_MAX, NFT_NAME_MAX } from '../../limits.js';
+import { INTERFACE_NAME_RULE, isInterfaceName } from '../../model/devices.js';
 import { type Family, type Prefix, addressText, formatPrefix, isHost } from '../../net/ip.js';
 import type { CtState, Match } from '../../plan/ir.js';
 
@@ -43,9 +44,8 @@ export function hash32(text: string): number {
 }
 
 /** Interface names as nft strings. `*` (a wildcard in nft) and `"` can never pass. */
-const IFNAME = /^[A-Za-z0-9_.-]+$/;
 export function ifname(dev: string): string {
-  if (!IFNAME.test(dev) || dev.length > IFNAME_MAX) throw new Error(`interface name "${dev}" cannot be printed safely (1-${IFNAME_MAX} of [A-Za-z0-9_.-])`);
+  if (!isInterfaceName(dev)) throw new Error(`interface name "${dev}" cannot be printed safely (${INTERFACE_NAME_RULE})`);
   return `"${dev}"`;
 }
 

@@ -1,0 +1,65 @@
+/**
+ * Reading the JSON input: its value types, the collector of issues and warnings that every
+ * parsing step reports to, and the small value readers the steps share.
+ */
+import { MODEL_ID_MAX } from '../limits.js';
+import { type Family, printable } from '../net/ip.js';
+import { type Issue, child } from './errors.js';
+import { type FieldTable, nearestField } from './fields.js';
+import type { Diagnostic } from './types.js';
+
+export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+export type Obj = { [k: string]: Json };
+
+export const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+export const has = (o: Obj, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k) && o[k] !== undefined;
+
+/** Ids reach chain names, set names and comments: only this alphabet is accepted. */
+export const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
+
+export class Collector {
+  readonly issues: Issue[] = [];
+  readonly diagnostics: Diagnostic[] = [];
+  error(path: string, message: string): void {
+    this.issues.push({ path, message });
+  }
+  warn(path: string, message: string): void {
+    this.diagnostics.push({ level: 'warning', path, message });
+  }
+  /** Check an object's keys against the fields it understands. */
+  keys(o: Obj, path: string, table: FieldTable): void {
+    for (const k of Object.keys(o)) {
+      if (table.fields.includes(k) || table.extra.includes(k)) continue;
+      const near = nearestField(k, table);
+      if (near !== undefined) {
+        this.error(child(path, k), `unknown field "${printable(k)}" (did you mean "${near}"?)`);
+      } else {
+        this.warn(child(path, k), `unknown field "${printable(k)}" ignored`);
+      }
+    }
+  }
+}
+
+export function checkId(c: Collector, path: string, id: string, what: string): boolean {
+  if (id.length === 0 || id.length > MODEL_ID_MAX || !SAFE_ID.test(id)) {
+    c.error(
+      path,
+      `${what} "${printable(id)}" is not a valid id (1 to ${MODEL_ID_MAX} characters: letters, digits, ".", "_", ":", "-", starting with a letter or digit)`,
+    );
+    return false;
+  }
+  return true;
+}
+
+export function ethertypeFamily(v: Json | undefined): Family | undefined {
+  if (typeof v !== 'string') return undefined;
+  const l = v.toLowerCase();
+  return l === 'ipv4' ? 4 : l === 'ipv6' ? 6 : undefined;
+}
+
+/** Integers, or strings of digits (Neutron's API converts them). */
+export function intValue(v: Json | undefined): number | undefined {
+  if (typeof v === 'number' && Number.isInteger(v)) return v;
+  if (typeof v === 'string' && /^[0-9]{1,6}$/.test(v)) return Number(v);
+  return undefined;
+}

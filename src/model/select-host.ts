@@ -1,0 +1,45 @@
+/**
+ * The model as one host sees it: only the devices bound to the host (all of them without a host)
+ * are local ports, while every device still counts as a member of its groups. Checks what must
+ * be unique on one host: device names and pinned conntrack zones.
+ */
+import { printable } from '../net/ip.js';
+import { ModelError, child } from './errors.js';
+import { Collector } from './input.js';
+import type { CloudModel } from './parse.js';
+import type { Model, Port } from './types.js';
+
+export function selectHost(cloud: CloudModel, host: string | undefined): Model {
+  const c = new Collector();
+  let candidates = cloud.ports;
+  if (host !== undefined) {
+    for (const port of cloud.unboundPorts) {
+      c.error(child(child('$.devices', port.id), 'binding:host_id'), `is required when compiling for a host (--host ${printable(host)})`);
+    }
+    candidates = cloud.portsByHost.get(host) ?? [];
+  }
+  const devicesSeen = new Map<string, string>();
+  const zonesSeen = new Map<number, string>();
+  const ports: Port[] = [];
+  for (const port of candidates) {
+    // Built only for a message: this loop runs for every port of every host compiled.
+    const path = (): string => child('$.devices', port.id);
+    const other = devicesSeen.get(port.device);
+    if (other !== undefined) {
+      const given = cloud.namedDevices.has(port.id);
+      c.error(
+        given ? child(path(), 'device') : path(),
+        `device name "${port.device}"${given ? '' : ' (derived from the port id)'} is already used by port "${other}"`,
+      );
+    } else devicesSeen.set(port.device, port.id);
+    if (port.pinnedZone !== undefined) {
+      const z = zonesSeen.get(port.pinnedZone);
+      if (z !== undefined) c.error(child(path(), 'conntrack_zone'), `zone ${port.pinnedZone} is already pinned by port "${z}"`);
+      else zonesSeen.set(port.pinnedZone, port.id);
+    }
+    ports.push(port);
+  }
+  if (c.issues.length > 0) throw new ModelError(c.issues);
+  const { groups, addressGroups, members, options, diagnostics } = cloud;
+  return { groups, addressGroups, members, ports, options, diagnostics };
+}
