@@ -5,8 +5,7 @@
  *   plan (plan/host)                -> backend-neutral HostPlan
  *   print (backends/*)              -> iptables-restore (v4, v6) + ipset restore texts, or nft
  */
-import { CHAIN_PREFIX_MAX } from './limits.js';
-import { ModelError } from './model/errors.js';
+import { checkPrefix } from './backends/shared/names.js';
 import { type CloudModel, parseCloud } from './model/parse.js';
 import { selectHost } from './model/select-host.js';
 import type { Diagnostic, FirewallDriver, Model, RemoteGroupMode } from './model/types.js';
@@ -60,10 +59,7 @@ export interface CompileResult {
 }
 
 export function resolveOptions(model: { options: { driver?: FirewallDriver; remoteGroups?: RemoteGroupMode } }, options: CompileOptions) {
-  const prefix = options.prefix ?? 'sgnf';
-  if (!/^[A-Za-z][A-Za-z0-9-]*$/.test(prefix) || prefix.length > CHAIN_PREFIX_MAX) {
-    throw new ModelError([{ path: 'options.prefix', message: `"${prefix}" must be 1 to ${CHAIN_PREFIX_MAX} letters, digits or "-", starting with a letter` }]);
-  }
+  const prefix = checkPrefix(options.prefix ?? 'sgnf');
   return {
     prefix,
     comments: options.comments ?? false,
@@ -129,7 +125,7 @@ function compileModel(model: Model, options: CompileOptions, caches: Caches): Co
   const v4 = [layoutFilter(plan, 4, names, layout), layoutRaw(plan, names, layout)];
   const v6 = [layoutFilter(plan, 6, names, layout), layoutRaw(plan, names, layout)];
   const files = {
-    'ipset.restore': renderIpset(plan.sets, setName, caches.ipset),
+    'ipset.restore': renderIpset(plan.sets, setName, o.prefix, caches.ipset),
     'iptables.v4': printTables(v4, header),
     'iptables.v6': printTables(v6, header),
   };

@@ -10,12 +10,6 @@ export const IPTABLES_CHAIN_NAME_MAX = 28;
 /** ipset set names: IPSET_MAXNAMELEN (32) minus the NUL. */
 export const IPSET_NAME_MAX = 31;
 
-/** Suffix of the temporary set that the ipset script fills and then swaps in. */
-export const IPSET_TEMP_SUFFIX = '-t';
-
-/** Set names are kept short enough that `name + IPSET_TEMP_SUFFIX` still fits. */
-export const IPSET_LIVE_NAME_MAX = IPSET_NAME_MAX - IPSET_TEMP_SUFFIX.length;
-
 /**
  * ipset `maxelem`. `create -exist` refuses an existing set whose maxelem differs, so the
  * value must not depend on the member count or a reload after growth would fail half-way.

@@ -52,7 +52,7 @@ describe('sgnf check (the CLI users put in CI)', () => {
     const r = spawnSync(bin, ['check', '--golden', c.dir, '--remote-groups', 'expanded', join(c.dir, 'model.json')], { encoding: 'utf8' });
     expect(r.status).toBe(1);
     expect(r.stdout).toMatch(/^--- .*iptables\.v4 \(golden\)$/m);
-    expect(r.stdout).toMatch(/^\+-A sgnf-gi4-11111111-aaaa-4aaa- -s 10\.0\.0\.11\/32 -j ACCEPT$/m);
+    expect(r.stdout).toMatch(/^\+-A sgnf-gi4-11111111-a_oqz7tddn -s 10\.0\.0\.11\/32 -j ACCEPT$/m);
   });
 
   it('prints the same files on stdout as it writes with -o', () => {

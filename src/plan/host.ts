@@ -409,11 +409,21 @@ function planZones(filtered: readonly Port[], driver: FirewallDriver): ZonePlan[
       if (l) l.push(p);
       else byNet.set(p.networkId, [p]);
     }
+    const bridgeOwner = new Map<string, string>();
     for (const [net, ports] of [...byNet].sort((a, b) => compareStrings(a[0], b[0]))) {
       const bridge = networkBridge(net);
       if (!isInterfaceName(bridge)) {
         issues.push({ path: child(child('$.devices', ports[0]!.id), 'network_id'), message: `bridge name "${bridge}" derived from it is not a valid interface name` });
       }
+      // Neutron names the bridge from the network id's first 11 characters: the kernel would see
+      // one device for both networks (and one conntrack zone rule would shadow the other).
+      const other = bridgeOwner.get(bridge);
+      if (other !== undefined) {
+        issues.push({
+          path: child(child('$.devices', ports[0]!.id), 'network_id'),
+          message: `networks ${JSON.stringify(other)} and ${JSON.stringify(net)} both map to the bridge device ${bridge} (the first 11 characters of the network id): ids must differ there`,
+        });
+      } else bridgeOwner.set(bridge, net);
       const stateful = new Set(ports.map((p) => p.stateful));
       if (stateful.size > 1) {
         const odd = ports.find((p) => p.stateful !== ports[0]!.stateful)!;

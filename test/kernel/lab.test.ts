@@ -262,9 +262,9 @@ describeKernel('real-kernel conformance lab', kernel, () => {
 
 /** The negative control's wrong rule: TCP port 7777 accepted before any port's ingress check. */
 function openPort7777(v4: string): string {
-  const at = v4.indexOf('\n-A sgnf-ingress ');
-  if (at < 0) throw new Error('no sgnf-ingress chain to put the wrong rule in');
-  return `${v4.slice(0, at)}\n-A sgnf-ingress -p tcp -m tcp --dport 7777 -j ACCEPT${v4.slice(at)}`;
+  const at = v4.indexOf('\n-A sgnf-INGRESS ');
+  if (at < 0) throw new Error('no sgnf-INGRESS chain to put the wrong rule in');
+  return `${v4.slice(0, at)}\n-A sgnf-INGRESS -p tcp -m tcp --dport 7777 -j ACCEPT${v4.slice(at)}`;
 }
 
 /** At most LAB_CONCURRENCY labs at once across the concurrent tests of this file. */

@@ -172,7 +172,7 @@ describe('untrusted strings', () => {
     // The quote and the newline are gone, so `;` and `#` stay inside the comment string.
     expect(out.ruleset).toContain('accept comment "sg _; flush ruleset; #_ rule _; flush ruleset; #_"\n');
     expect(out.ruleset).not.toMatch(/^[^\t#].*flush ruleset/m);
-    expect(out.ruleset).toMatch(/\tset g4____flush_ruleset_____[a-z0-9]{7}_h \{\n/);
+    expect(out.ruleset).toMatch(/\tset g4_flush_ruleset___[a-z2-7]{8}_h \{\n/);
   });
 
   test('a device name that could break its string is refused', () => {

@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { NFT_COMMENT_MAX, NFT_NAME_MAX } from '../../src/limits.js';
 import { parsePrefix, type Prefix } from '../../src/net/ip.js';
 import type { Match } from '../../src/plan/ir.js';
-import { NFT_SAFE_NAME, checkName, comment, ifname, nftKey, ruleExprs } from '../../src/backends/nft/syntax.js';
+import { NFT_SAFE_NAME, checkName, comment, ifname, ruleExprs } from '../../src/backends/nft/syntax.js';
 import { portIndices } from '../../src/backends/nft/layout.js';
 
 const pfx = (t: string): Prefix => {
@@ -18,43 +18,6 @@ const pfx = (t: string): Prefix => {
 const noSets = (): never => {
   throw new Error('no set expected');
 };
-
-describe('nftKey', () => {
-  test('lower-case UUIDs stay readable', () => {
-    expect(nftKey('11111111-aaaa-4aaa-8aaa-000000000001')).toBe('11111111_aaaa_4aaa_8aaa_000000000001');
-    expect(nftKey('web')).toBe('web');
-    expect(`o4_${nftKey('Gr\u00fcn "x" \u2028')}`).toMatch(NFT_SAFE_NAME);
-  });
-
-  test('ids that differ only in case or punctuation get different keys', () => {
-    const ids = ['a-b', 'a_b', 'A-B', 'a.b', 'a:b', 'A_B', 'a--b', 'a-_b'];
-    const keys = ids.map(nftKey);
-    expect(new Set(keys).size).toBe(ids.length);
-    expect(nftKey('a-b')).toBe('a_b');
-    expect(nftKey('a_b')).toMatch(/^a_b_[a-z0-9]{7}$/);
-  });
-
-  test('every key makes a safe name within the limit, for any id of the model alphabet and beyond', () => {
-    fc.assert(
-      fc.property(fc.string({ minLength: 1, maxLength: 200, unit: 'binary-ascii' }), (id) => {
-        const name = `o4_${nftKey(id)}`;
-        expect(name).toMatch(NFT_SAFE_NAME);
-        expect(name.length).toBeLessThanOrEqual(NFT_NAME_MAX);
-      }),
-    );
-  });
-
-  test('distinct ids of the validated alphabet do not collide', () => {
-    fc.assert(
-      fc.property(
-        fc.uniqueArray(fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,20}$/), { minLength: 2, maxLength: 40 }),
-        (ids) => {
-          expect(new Set(ids.map(nftKey)).size).toBe(ids.length);
-        },
-      ),
-    );
-  });
-});
 
 describe('checkName', () => {
   test('accepts the safe grammar only', () => {

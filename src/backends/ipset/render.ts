@@ -5,29 +5,41 @@
  * (membership updates need no iptables reload).
  */
 import { JOIN_BLOCK_FROM, endLines, joinPrefixed, pushPrefixed } from '../shared/text.js';
-import { IPSET_HASHSIZE_MAX, IPSET_HASHSIZE_MIN, IPSET_LIVE_NAME_MAX, IPSET_MAXELEM, IPSET_NAME_MAX, IPSET_TEMP_SUFFIX } from '../../limits.js';
+import { IPSET_HASHSIZE_MAX, IPSET_HASHSIZE_MIN, IPSET_MAXELEM, IPSET_NAME_MAX } from '../../limits.js';
 import type { SetPlan, SetRef } from '../../plan/ir.js';
 import type { AddressList } from '../../net/list.js';
-import { fitNames } from '../shared/names.js';
+import { child } from '../../model/errors.js';
+import { NameRegistry, objectKey } from '../shared/names.js';
 
 const KIND_TAG = { group: 'g', addressGroup: 'a' } as const;
+const KIND_PATH = { group: '$.security_groups', addressGroup: '$.address_groups' } as const;
 
-/** `<prefix>-g4-<group>`: kind and family tags keep the four kinds of set apart. */
+/**
+ * `<prefix>-g4-<key>` (remote group), `<prefix>-a6-<key>` (address group): kind and family tags
+ * keep the four kinds of set apart, the key is the id's own (shared/names.ts).
+ */
 export function ipsetNames(sets: readonly SetRef[], prefix: string): (ref: SetRef) => string {
   const names = new Map<string, string>();
-  for (const kind of ['group', 'addressGroup'] as const) {
-    for (const family of [4, 6] as const) {
-      const head = `${prefix}-${KIND_TAG[kind]}${family}-`;
-      const ids = sets.filter((s) => s.kind === kind && s.family === family).map((s) => s.id);
-      const fitted = fitNames(ids, IPSET_LIVE_NAME_MAX - head.length, (id) => id.replace(/[^A-Za-z0-9_.-]/g, '_'));
-      for (const [id, key] of fitted) names.set(`${kind}\u0000${family}\u0000${id}`, head + key);
-    }
+  const registry = new NameRegistry('set');
+  for (const s of sets) {
+    const head = `${prefix}-${KIND_TAG[s.kind]}${s.family}-`;
+    const name = registry.claim(head + objectKey(s.id, IPSET_NAME_MAX - head.length), child(KIND_PATH[s.kind], s.id));
+    names.set(`${s.kind}\u0000${s.family}\u0000${s.id}`, name);
   }
   return (ref) => {
     const n = names.get(`${ref.kind}\u0000${ref.family}\u0000${ref.id}`);
     if (n === undefined) throw new Error(`no set planned for ${ref.kind} ${ref.id} IPv${ref.family}`);
     return n;
   };
+}
+
+/**
+ * The temporary set a live set is filled under before the swap: the live name with its kind tag
+ * in upper case (`sgnf-G4-…`), a name no live set can have.
+ */
+export function ipsetTempName(live: string, prefix: string): string {
+  const at = prefix.length + 1;
+  return live.slice(0, at) + live.charAt(at).toUpperCase() + live.slice(at + 1);
 }
 
 /**
@@ -60,14 +72,13 @@ function hashsize(count: number): number {
   return h;
 }
 
-export function renderIpset(sets: readonly SetPlan[], name: (ref: SetRef) => string, cache: IpsetCache = new Map()): string {
+export function renderIpset(sets: readonly SetPlan[], name: (ref: SetRef) => string, prefix: string, cache: IpsetCache = new Map()): string {
   const lines: string[] = [
     '# sgnf ipset script: apply with `ipset restore -f FILE` before iptables-restore and ip6tables-restore.',
   ];
   for (const s of sets) {
     const live = name(s);
-    const temp = live + IPSET_TEMP_SUFFIX;
-    if (temp.length > IPSET_NAME_MAX) throw new Error(`set name ${temp} exceeds ${IPSET_NAME_MAX} characters`);
+    const temp = ipsetTempName(live, prefix);
     const header = `hash:net family ${s.family === 4 ? 'inet' : 'inet6'} hashsize ${hashsize(s.members.length)} maxelem ${IPSET_MAXELEM}`;
     // A temporary set left over by an interrupted run may have another header: remove it first.
     lines.push(`destroy ${temp} -exist`);

@@ -20,7 +20,8 @@ import type { Family } from '../../net/ip.js';
 import type { GroupChainPlan, HostPlan, PortPlan, Rule, SetRef, Step } from '../../plan/ir.js';
 import { IPTABLES_CHAIN_NAME_MAX } from '../../limits.js';
 import { hybridVeth } from '../../model/devices.js';
-import { fitNames } from '../shared/names.js';
+import { child } from '../../model/errors.js';
+import { NameRegistry, objectKey } from '../shared/names.js';
 import { type IptChain, type IptTable, addressMatch, checkChainName, comment, renderMatches } from './syntax.js';
 
 /**
@@ -76,23 +77,27 @@ export interface IptablesNames {
 }
 
 export function iptablesNames(plan: HostPlan, prefix: string): IptablesNames {
-  const portKeys = fitNames(plan.ports.map((p) => p.port.id), IPTABLES_CHAIN_NAME_MAX - prefix.length - 2, sanitizeChain);
-  const groupKeys = fitNames([...plan.groupChains.values()].map((g) => g.group), IPTABLES_CHAIN_NAME_MAX - prefix.length - 5, sanitizeChain);
+  // Fixed chains are upper case after the prefix; object chains start with a lower-case tag
+  // (i, o, s: a port's; gi4, go6...: a group's) and a key without upper case (shared/names.ts).
+  const fixed = (name: string): string => checkChainName(`${prefix}-${name}`);
+  const chains = new NameRegistry('chain');
+  const portBudget = IPTABLES_CHAIN_NAME_MAX - prefix.length - 2;
+  const groupBudget = IPTABLES_CHAIN_NAME_MAX - prefix.length - 5;
   const tag = (g: GroupChainPlan): string => `${g.direction === 'ingress' ? 'i' : 'o'}${g.family}`;
   return {
-    forward: checkChainName(`${prefix}-FORWARD`),
-    input: checkChainName(`${prefix}-INPUT`),
-    ingress: checkChainName(`${prefix}-ingress`),
-    fallback: checkChainName(`${prefix}-fallback`),
-    prerouting: checkChainName(`${prefix}-PREROUTING`),
+    forward: fixed('FORWARD'),
+    input: fixed('INPUT'),
+    ingress: fixed('INGRESS'),
+    fallback: fixed('FALLBACK'),
+    prerouting: fixed('PREROUTING'),
     // Memoised: every port asks for its names and its groups' chain names several times.
     port: memo((id) => {
-      const k = portKeys.get(id)!;
+      const k = chains.claim(`${prefix}-i${objectKey(id, portBudget)}`, child('$.devices', id)).slice(prefix.length + 2);
       return { ingress: `${prefix}-i${k}`, egress: `${prefix}-o${k}`, spoof: `${prefix}-s${k}` };
     }),
     group: memo((key) => {
       const g = plan.groupChains.get(key)!;
-      return `${prefix}-g${tag(g)}-${groupKeys.get(g.group)!}`;
+      return chains.claim(`${prefix}-g${tag(g)}-${objectKey(g.group, groupBudget)}`, child('$.security_groups', g.group));
     }),
   };
 }
@@ -105,8 +110,6 @@ function memo<K, V>(f: (k: K) => V): (k: K) => V {
     return v;
   };
 }
-
-const sanitizeChain = (id: string): string => id.replace(/[^A-Za-z0-9._:-]/g, '_');
 
 /**
  * Non-empty words (and lists of words) joined by spaces. Joined rather than concatenated: the

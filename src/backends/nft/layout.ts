@@ -61,9 +61,10 @@ import type { Family } from '../../net/ip.js';
 import { isHost } from '../../net/ip.js';
 import { dropCovered } from '../../net/cidr.js';
 import { hybridBridge } from '../../model/devices.js';
+import { checkPrefix, nftObjectKey } from '../shared/names.js';
 import type { Direction } from '../../model/types.js';
 import type { CommentKey, HostPlan, Match, PortPlan, Rule, SetPlan, SetRef, Step } from '../../plan/ir.js';
-import { type SetNames, checkName, comment, element, hash32, hex32, ifname, nftKey, ruleTexts } from './syntax.js';
+import { type SetNames, checkName, comment, element, hash32, hex32, ifname, ruleTexts } from './syntax.js';
 
 export interface NftOptions {
   /** Name prefix (the compile option, e.g. `sgnf`): tables are `<prefix>_ports`, `<prefix>_sg`. */
@@ -141,11 +142,11 @@ export function layoutNft(plan: HostPlan, o: NftOptions): NftLayout {
     return typeof r.comment === 'string' ? fixedNote(r.comment) : note(`sg ${r.comment.group} rule ${r.comment.id ?? `#${r.comment.rule}`}`);
   };
 
-  // nftKey runs a regex (and hashes ids that are not UUIDs): once per id.
+  // nftObjectKey runs a regex (and hashes ids outside the plain alphabet): once per id.
   const keys = new Map<string, string>();
   const keyOf = (id: string): string => {
     let k = keys.get(id);
-    if (k === undefined) keys.set(id, (k = nftKey(id)));
+    if (k === undefined) keys.set(id, (k = nftObjectKey(id)));
     return k;
   };
   const portIndex = portIndices(plan.ports.map((p) => p.port.id));
@@ -355,10 +356,9 @@ function portNames(p: PortPlan, key: string, index: number): PortNames {
   return { device: ifname(p.port.device), out: `out_${key}`, inMark: hex32(index << 16), outMark: hex32(index), chains: { 4: chainsOf(4), 6: chainsOf(6) } };
 }
 
-/** `sgnf` -> `sgnf`; `My-Cloud` -> `my_cloud`. The table names then carry the required `_`. */
+/** `sgnf` -> `sgnf`; `My-Cloud` -> `my_cloud` (a prefix checked by checkPrefix). The table names then carry the required `_`. */
 function tablePrefix(prefix: string): string {
-  if (!/^[A-Za-z][A-Za-z0-9_-]*$/.test(prefix)) throw new Error(`prefix "${prefix}" must start with a letter and hold only letters, digits, "-" and "_"`);
-  return prefix.toLowerCase().replace(/-/g, '_');
+  return checkPrefix(prefix).toLowerCase().replace(/-/g, '_');
 }
 
 /**

@@ -21,23 +21,6 @@ export function checkName(name: string): string {
   return name;
 }
 
-/** Longest readable part of a key; longer ids are cut and made unique by a hash. */
-const KEY_MAX = 160;
-const HASH_LEN = 7;
-
-/**
- * The name fragment of a model id (group, port, address group): a pure function of the id, so a
- * name never changes because another object appeared. Lower-case ids of letters, digits and `-`
- * (UUIDs) map one-to-one (`-` becomes `_`); any other id is sanitised and gets a hash of the full
- * id, so ids that differ only in case or punctuation still get different names. The caller checks
- * that all names of a ruleset are distinct (a hash collision is reported, never printed).
- */
-export function nftKey(id: string): string {
-  if (/^[a-z0-9-]+$/.test(id) && id.length <= KEY_MAX) return id.replace(/-/g, '_');
-  const clean = id.toLowerCase().replace(/[^a-z0-9]/g, '_').slice(0, KEY_MAX - HASH_LEN - 1);
-  return `${clean}_${hash32(id).toString(36).padStart(HASH_LEN, '0')}`;
-}
-
 /** 32 bits of sha256: a stable hash for names and port indices. */
 export function hash32(text: string): number {
   return createHash('sha256').update(text).digest().readUInt32BE(0);

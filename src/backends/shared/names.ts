@@ -1,10 +1,23 @@
 /**
- * Name fitting for kernel objects with length limits: readable where possible, never colliding.
- * An id is used as is (truncated to the budget) when no other id of the same kind shares the
- * truncated form; ids that would collide get a hash suffix of their full id instead. A hash
- * collision between two suffixed names is detected and reported, never emitted.
+ * Kernel object names from model ids, one scheme for iptables chains, ipset sets and nft
+ * objects (docs/naming.md). Two promises:
+ *
+ * - A name is a function of its object's own id (and the prefix) alone: adding, removing or
+ *   renaming another object never renames this one, so a delta touches only what changed.
+ * - Two objects never share a name, by construction:
+ *     key(id)   literal: the id itself when it is a "plain id" (runs of lower-case letters and
+ *               digits joined by single `-`, as every UUID is) and fits the budget;
+ *               hashed: otherwise `<readable>_<hash>`: the id's start in the plain alphabet, `_`,
+ *               and base32 of sha256(id). A literal key never holds `_`, a hashed one always
+ *               does, so no id can be chosen to equal another id's hashed form. Two hashed keys
+ *               are equal only on a hash collision, which `NameRegistry` refuses as bad input.
+ *     fixed names (dispatch chains, maps) are spelled where no object name can be: upper case
+ *               after the prefix in iptables, names without a family tag in nft (see the layouts).
+ *     temporary ipset names carry the upper-case form of the live tag, which no live name has.
  */
 import { createHash } from 'node:crypto';
+import { CHAIN_PREFIX_MAX, MODEL_ID_MAX } from '../../limits.js';
+import { ModelError } from '../../model/errors.js';
 
 const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
 
@@ -15,7 +28,7 @@ export function shortHash(text: string, n: number): string {
   let bits = 0;
   let acc = 0;
   for (const byte of digest) {
-    acc = (acc << 8) | byte;
+    acc = ((acc << 8) | byte) & 0xffff;
     bits += 8;
     while (bits >= 5 && out.length < n) {
       out += BASE32[(acc >>> (bits - 5)) & 31];
@@ -26,38 +39,70 @@ export function shortHash(text: string, n: number): string {
   return out;
 }
 
-const HASH_LEN = 7;
-/** Below this many characters a hash alone is too short to keep names apart. */
-const MIN_BUDGET = 6;
+/** Runs of lower-case letters and digits joined by single dashes: every UUID. */
+const PLAIN_ID = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
+
+/** Below this a key cannot hold a separator and a hash long enough to keep ids apart. */
+export const KEY_BUDGET_MIN = 7;
 
 /**
- * Fit each id into `budget` characters. `sanitize` maps an id to the alphabet of the target
- * (characters it cannot hold become `_`); a sanitised form that differs from the id counts as
- * a potential collision and so is hashed too.
+ * The key of an id within `budget` characters, over the alphabet [a-z0-9-_]: the id as is, or a
+ * readable start, `_` and a hash (8 base32 characters, 40 bits, where the budget allows; 6 at
+ * the least). Pure: the same id always gets the same key.
  */
-export function fitNames(ids: Iterable<string>, budget: number, sanitize: (id: string) => string): Map<string, string> {
-  if (budget < MIN_BUDGET) throw new Error(`name budget ${budget} is too small for unique names`);
-  const unique = [...new Set(ids)];
-  const truncated = new Map<string, string[]>();
-  for (const id of unique) {
-    const t = sanitize(id).slice(0, budget);
-    const l = truncated.get(t);
-    if (l) l.push(id);
-    else truncated.set(t, [id]);
+export function objectKey(id: string, budget: number): string {
+  if (budget < KEY_BUDGET_MIN) throw new Error(`name budget ${budget} is below ${KEY_BUDGET_MIN}`);
+  if (id.length <= budget && PLAIN_ID.test(id)) return id;
+  const hashLen = Math.min(8, Math.max(6, budget - 4));
+  const readable = id
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+/, '')
+    .slice(0, budget - hashLen - 1);
+  return `${readable}_${shortHash(id, hashLen)}`;
+}
+
+/**
+ * The nft form of a key: nft names cannot hold `-`, so dashes become `_` and the hash separator
+ * becomes `__` (a plain id has no `--`, so a literal nft key never holds `__`). nft names are long
+ * enough for every model id: only ids outside the plain alphabet are hashed.
+ */
+export function nftObjectKey(id: string): string {
+  const key = objectKey(id, MODEL_ID_MAX + 9);
+  const sep = key.lastIndexOf('_');
+  return sep < 0 ? key.replace(/-/g, '_') : `${key.slice(0, sep).replace(/-/g, '_')}__${key.slice(sep + 1)}`;
+}
+
+/** The name prefix of every chain and set: a letter, then letters, digits or `-`. */
+const PREFIX = /^[A-Za-z][A-Za-z0-9-]*$/;
+
+/** Refuses a prefix outside the rule (bad input: `options.prefix`). */
+export function checkPrefix(prefix: string): string {
+  if (!PREFIX.test(prefix) || prefix.length > CHAIN_PREFIX_MAX) {
+    throw new ModelError([
+      { path: 'options.prefix', message: `${JSON.stringify(prefix)} must be 1 to ${CHAIN_PREFIX_MAX} letters, digits or "-", starting with a letter` },
+    ]);
   }
-  const out = new Map<string, string>();
-  const taken = new Map<string, string>();
-  for (const id of unique) {
-    const clean = sanitize(id);
-    const t = clean.slice(0, budget);
-    // The hashed form only when needed: sha256 per port and group was a visible part of a compile.
-    const hashed = (): string =>
-      budget >= HASH_LEN + 2 ? `${clean.slice(0, budget - HASH_LEN - 1)}_${shortHash(id, HASH_LEN)}` : shortHash(id, budget);
-    const name = truncated.get(t)!.length === 1 && clean === id ? t : hashed();
-    const other = taken.get(name);
-    if (other !== undefined) throw new Error(`names of "${id}" and "${other}" collide as "${name}"`);
-    taken.set(name, id);
-    out.set(id, name);
+  return prefix;
+}
+
+/**
+ * The names of one namespace (a table's chains, a host's sets). By the construction above two
+ * objects can only meet on a hash collision: reported as bad input naming both objects.
+ */
+export class NameRegistry {
+  private readonly owners = new Map<string, string>();
+  constructor(private readonly what: string) {}
+
+  /** Registers `name` for the object at JSON path `owner`; the same owner may ask again. */
+  claim(name: string, owner: string): string {
+    const other = this.owners.get(name);
+    if (other === undefined) this.owners.set(name, owner);
+    else if (other !== owner) {
+      throw new ModelError([
+        { path: owner, message: `its ${this.what} name ${name} equals that of ${other} (a hash collision of the two ids): change one id` },
+      ]);
+    }
+    return name;
   }
-  return out;
 }
