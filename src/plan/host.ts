@@ -343,9 +343,19 @@ function planPortFamily(port: Port, family: Family, chainKeys: ReadonlyMap<strin
  */
 function spoofPairs(port: Port, family: Family): SpoofPair[] {
   const pairs: SpoofPair[] = [];
-  // A handful of pairs per port: a linear duplicate check beats building keys.
-  const add = (prefix: Prefix | undefined, mac: string): void => {
-    for (const q of pairs) if (q.mac === mac && (q.prefix === prefix || (q.prefix && prefix && samePrefix(q.prefix, prefix)))) return;
+  // Usually a handful of pairs per port: a linear duplicate check beats building keys. A port
+  // may have thousands (address pairs, fixed IPs), so past a few the check becomes a set.
+  let seen: Set<string> | undefined;
+  const key = (prefix: Prefix, mac: string): string => `${prefixKey(prefix)}|${mac}`;
+  const add = (prefix: Prefix, mac: string): void => {
+    if (seen !== undefined) {
+      const k = key(prefix, mac);
+      if (seen.has(k)) return;
+      seen.add(k);
+    } else {
+      for (const q of pairs) if (q.mac === mac && (q.prefix === prefix || (q.prefix && samePrefix(q.prefix, prefix)))) return;
+      if (pairs.length === LINEAR_DEDUP_MAX) seen = new Set([...pairs, { prefix, mac }].map((q) => key(q.prefix!, q.mac)));
+    }
     pairs.push({ prefix, mac });
   };
   for (const ap of port.addressPairs) if (ap.prefix.family === family) add(ap.prefix, ap.mac);
@@ -361,6 +371,7 @@ function spoofPairs(port: Port, family: Family): SpoofPair[] {
   });
 }
 
+const LINEAR_DEDUP_MAX = 8;
 const samePrefix = (a: Prefix, b: Prefix): boolean => a.family === b.family && a.addr === b.addr && a.len === b.len;
 
 /**
@@ -443,6 +454,22 @@ function planZones(filtered: readonly Port[], driver: FirewallDriver): ZonePlan[
 
   const used = new Set<number>(pending.flatMap((p) => (p.pinned !== undefined ? [p.pinned] : [])));
   const span = CT_ZONE_MAX - CT_ZONE_MIN + 1;
+  // The probe below finds a free zone only if there is one: count first, never loop on a full range.
+  let free = span;
+  for (const z of used) if (z >= CT_ZONE_MIN) free--;
+  const unpinned = pending.filter((p) => p.stateful && p.pinned === undefined);
+  if (unpinned.length > free) {
+    const first = unpinned[free]!;
+    const what = driver === 'hybrid' ? 'stateful filtered ports (hybrid driver: a zone per port)' : 'networks with stateful filtered ports (linuxbridge driver: a zone per network)';
+    throw new ModelError([
+      {
+        path: driver === 'hybrid' ? child('$.devices', first.key) : child(child('$.devices', first.ports[0]!.id), 'network_id'),
+        message:
+          `no conntrack zone left: ${unpinned.length} ${what} need a zone from ${CT_ZONE_MIN} to ${CT_ZONE_MAX}, ` +
+          `and only ${free} of them are free; pin zones below ${CT_ZONE_MIN} with conntrack_zone, or compile fewer ports per host (--host)`,
+      },
+    ]);
+  }
   return pending.map((p) => {
     if (!p.stateful) return { key: p.key, zone: 'notrack' as const, ports: p.ports, bridge: p.bridge };
     let zone = p.pinned;
