@@ -122,7 +122,7 @@ const MAC_HOOKS: ReadonlySet<Hook> = new Set(['PREROUTING', 'INPUT', 'FORWARD'])
 
 const CHAIN_NAME = /^[A-Za-z0-9_.:][A-Za-z0-9_.:-]*$/;
 const IF_NAME = /^[A-Za-z0-9_.-]+$/;
-const STANDARD_TARGETS = new Set(['ACCEPT', 'DROP', 'RETURN', 'QUEUE', 'CT', 'NOTRACK', 'REJECT', 'LOG']);
+export const STANDARD_TARGETS: ReadonlySet<string> = new Set(['ACCEPT', 'DROP', 'RETURN', 'QUEUE', 'CT', 'NOTRACK', 'REJECT', 'LOG']);
 
 // ---------------------------------------------------------------------------------------------
 // Parsing
@@ -177,7 +177,7 @@ function declareChain(table: TableName, chains: Map<string, IptChain>, line: str
   chains.set(name, { name, policy: builtin ? (policy as 'ACCEPT' | 'DROP') : undefined, rules: [] });
 }
 
-function checkChainName(name: string, fail: (m: string) => never): void {
+export function checkChainName(name: string, fail: (m: string) => never): void {
   if (!CHAIN_NAME.test(name)) fail(`"${name}" is not a valid chain name`);
   if (name.length > IPTABLES_CHAIN_NAME_MAX) fail(`chain name ${name} is longer than ${IPTABLES_CHAIN_NAME_MAX} characters`);
 }
@@ -233,7 +233,7 @@ export function tokenize(line: string, fail: (m: string) => never): string[] {
   return out;
 }
 
-interface RuleContext {
+export interface RuleContext {
   readonly table: TableName;
   readonly chains: ReadonlyMap<string, IptChain>;
   readonly family: Family;
@@ -243,7 +243,7 @@ interface RuleContext {
 /** Canonical order of the basic options, as iptables-save prints them. */
 const BASIC_OPTIONS = ['-s', '-d', '-i', '-p'] as const;
 
-function parseRule(line: string, n: number, ctx: RuleContext, fail: (m: string) => never): IptRule {
+export function parseRule(line: string, n: number, ctx: RuleContext, fail: (m: string) => never): IptRule {
   const words = tokenize(line, fail);
   const chain = words[1] ?? fail('-A needs a chain');
   if (!ctx.chains.has(chain)) fail(`chain ${chain} is not declared`);
@@ -460,7 +460,7 @@ function parseAddressMatch(v: string, family: Family, fail: (m: string) => never
 }
 
 /** Checks that need the whole table: built-ins declared, no loops, matches used at allowed hooks. */
-function finishTable(name: TableName, chains: Map<string, IptChain>, file: string, start: number): IptTable {
+export function finishTable(name: TableName, chains: Map<string, IptChain>, file: string, start: number): IptTable {
   for (const b of BUILTIN_CHAINS[name]) {
     if (!chains.has(b)) throw new RulesetError(file, start, `built-in chain ${b} of table ${name} is not declared`);
   }
