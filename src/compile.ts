@@ -10,11 +10,17 @@ import { type CloudModel, parseCloud } from './model/parse.js';
 import { selectHost } from './model/select-host.js';
 import type { Diagnostic, FirewallDriver, Model, RemoteGroupMode } from './model/types.js';
 import { type PlanCache, newPlanCache, planHost } from './plan/host.js';
-import type { HostPlan } from './plan/ir.js';
+import type { HostPlan, SetRef } from './plan/ir.js';
 import { type GroupChainTextCache, iptablesNames, layoutFilter, layoutRaw } from './backends/iptables/layout.js';
 import { countRules, printTables } from './backends/iptables/syntax.js';
-import { type IpsetCache, ipsetNames, renderIpset } from './backends/ipset/render.js';
+import { type IpsetCache, hashsize, ipsetNames, ipsetType, renderIpset } from './backends/ipset/render.js';
 import { renderNft } from './backends/nft/render.js';
+import { type NftLayout, layoutNft } from './backends/nft/layout.js';
+import { comment } from './backends/nft/syntax.js';
+import type { IptTable } from './backends/iptables/syntax.js';
+import type { HostState, IpsetSetState, IptablesTables, NftTableState } from './delta/state.js';
+import type { Family } from './net/ip.js';
+import { IPSET_MAXELEM } from './limits.js';
 
 export interface CompileOptions {
   /** `ipset` (default): one set match per remote-group rule; `expanded`: one rule per member. */
@@ -79,13 +85,36 @@ export function compile(input: unknown, options: CompileOptions = {}): CompileRe
 export interface PreparedModel {
   readonly cloud: CloudModel;
   compile(options?: CompileOptions): CompileResult;
+  /** The state a host holds once the full output is loaded: what deltas and audits compare. */
+  state(options?: CompileOptions): HostState;
+  /** The backend-neutral plan of a host. */
+  plan(options?: CompileOptions): HostPlan;
 }
 
 /** Parse and validate a model once; `compile({ host })` for each host then skips the parse. */
 export function prepare(input: unknown): PreparedModel {
   const cloud = parseCloud(input);
   const caches: Caches = { plan: newPlanCache(), ipset: new Map(), groupChainTexts: new Map() };
-  return { cloud, compile: (options = {}) => compileModel(selectHost(cloud, options.host), options, caches) };
+  const states = new Map<string, HostState>();
+  const plans = new Map<string, HostPlan>();
+  return {
+    cloud,
+    compile: (options = {}) => compileModel(selectHost(cloud, options.host), options, caches),
+    // Kept per option set: an agent diffs the model it holds against each next one.
+    state: (options = {}) => memo(states, options, () => stateOfLayout(layoutHost(selectHost(cloud, options.host), options, caches))),
+    plan: (options = {}) =>
+      memo(plans, options, () => {
+        const model = selectHost(cloud, options.host);
+        return planHost(model, resolveOptions(model, options), caches.plan);
+      }),
+  };
+}
+
+function memo<T>(cache: Map<string, T>, options: CompileOptions, make: () => T): T {
+  const key = JSON.stringify([options.host, options.prefix, options.comments, options.driver, options.remoteGroups, options.aggregate, options.backend]);
+  let v = cache.get(key);
+  if (v === undefined) cache.set(key, (v = make()));
+  return v;
 }
 
 /**
@@ -98,16 +127,43 @@ interface Caches {
   readonly groupChainTexts: GroupChainTextCache;
 }
 
-function compileModel(model: Model, options: CompileOptions, caches: Caches): CompileResult {
+/** A host's plan wired for its backend: what the printers print and the delta compares. */
+type HostLayout =
+  | { readonly backend: 'nft'; readonly model: Model; readonly plan: HostPlan; readonly nft: NftLayout; readonly o: ResolvedOptions }
+  | {
+      readonly backend: 'iptables';
+      readonly model: Model;
+      readonly plan: HostPlan;
+      readonly o: ResolvedOptions;
+      readonly setName: (ref: SetRef) => string;
+      readonly tables: Readonly<Record<Family, readonly IptTable[]>>;
+    };
+
+type ResolvedOptions = ReturnType<typeof resolveOptions>;
+
+function layoutHost(model: Model, options: CompileOptions, caches: Caches): HostLayout {
   const o = resolveOptions(model, options);
   const plan = planHost(model, o, caches.plan);
+  if (o.backend === 'nft') return { backend: 'nft', model, plan, o, nft: layoutNft(plan, { prefix: o.prefix, comments: o.comments }) };
+  const setName = ipsetNames(plan.sets, o.prefix);
+  const names = iptablesNames(plan, o.prefix);
+  // Expanded mode plans its group chains afresh for every host: nothing to share, nor to keep.
+  const groupChainTexts = o.remoteGroups === 'ipset' ? caches.groupChainTexts : undefined;
+  const layout = { prefix: o.prefix, comments: o.comments, setName, ...(groupChainTexts && { groupChainTexts }) };
+  const raw = layoutRaw(plan, names, layout);
+  return { backend: 'iptables', model, plan, o, setName, tables: { 4: [layoutFilter(plan, 4, names, layout), raw], 6: [layoutFilter(plan, 6, names, layout), raw] } };
+}
+
+function compileModel(model: Model, options: CompileOptions, caches: Caches): CompileResult {
+  const l = layoutHost(model, options, caches);
+  const { plan, o } = l;
   const common = {
     sets: plan.sets.length,
     setEntries: plan.sets.reduce((n, s) => n + s.members.length, 0),
     ports: { filtered: plan.ports.length, unfiltered: plan.unfiltered.length },
   };
-  if (o.backend === 'nft') {
-    const nft = renderNft(plan, { prefix: o.prefix, comments: o.comments });
+  if (l.backend === 'nft') {
+    const nft = renderNft(plan, { prefix: o.prefix, comments: o.comments }, l.nft);
     return {
       files: { 'ruleset.nft': nft.ruleset, 'sets.nft': nft.sets },
       stats: { rules: { total: nft.stats.rules }, chains: nft.stats.chains, ...common, setEntries: nft.stats.setElements },
@@ -116,16 +172,10 @@ function compileModel(model: Model, options: CompileOptions, caches: Caches): Co
     };
   }
 
-  const setName = ipsetNames(plan.sets, o.prefix);
-  const names = iptablesNames(plan, o.prefix);
-  // Expanded mode plans its group chains afresh for every host: nothing to share, nor to keep.
-  const groupChainTexts = o.remoteGroups === 'ipset' ? caches.groupChainTexts : undefined;
-  const layout = { prefix: o.prefix, comments: o.comments, setName, ...(groupChainTexts && { groupChainTexts }) };
   const header = `# Generated by sgnf (${o.remoteGroups} mode, ${o.driver} driver): load the ipset script first.`;
-  const v4 = [layoutFilter(plan, 4, names, layout), layoutRaw(plan, names, layout)];
-  const v6 = [layoutFilter(plan, 6, names, layout), layoutRaw(plan, names, layout)];
+  const { 4: v4, 6: v6 } = l.tables;
   const files = {
-    'ipset.restore': renderIpset(plan.sets, setName, o.prefix, caches.ipset),
+    'ipset.restore': renderIpset(plan.sets, l.setName, o.prefix, caches.ipset),
     'iptables.v4': printTables(v4, header),
     'iptables.v6': printTables(v6, header),
   };
@@ -141,4 +191,28 @@ function compileModel(model: Model, options: CompileOptions, caches: Caches): Co
     diagnostics: model.diagnostics,
     plan,
   };
+}
+
+/** The state a host holds once the full output of `l` is loaded (delta/state.ts). */
+function stateOfLayout(l: HostLayout): HostState {
+  if (l.backend === 'nft') {
+    const tables = new Map<string, NftTableState>();
+    for (const t of l.nft.tables) {
+      tables.set(`${t.family} ${t.name}`, {
+        family: t.family,
+        name: t.name,
+        ...(t.comment !== undefined && { comment: t.comment }),
+        sets: new Map(t.sets.map((s) => [s.name, { kind: s.kind, spec: s.comment === undefined ? s.spec : [...s.spec, comment(s.comment)], elements: s.elements }])),
+        chains: new Map(t.chains.map((c) => [c.name, c.hook === undefined ? { rules: c.rules } : { hook: c.hook, rules: c.rules }])),
+      });
+    }
+    return { backend: 'nft', tables };
+  }
+  const sets = new Map<string, IpsetSetState>();
+  for (const s of l.plan.sets) {
+    sets.set(l.setName(s), { type: ipsetType(s.family), hashsize: hashsize(s.members.length), maxelem: IPSET_MAXELEM, members: s.members.entries() });
+  }
+  const tablesOf = (ts: readonly IptTable[]): IptablesTables =>
+    new Map(ts.map((t) => [t.name, new Map(t.chains.map((c) => [c.name, c.policy === undefined ? { rules: c.rules } : { policy: c.policy, rules: c.rules }]))]));
+  return { backend: 'iptables', sets, tables: { 4: tablesOf(l.tables[4]), 6: tablesOf(l.tables[6]) } };
 }

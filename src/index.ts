@@ -9,3 +9,6 @@ export type * from './model/types.js';
 export type * from './plan/ir.js';
 export { AddressList } from './net/list.js';
 export type { Family, Prefix } from './net/ip.js';
+export { DELTA_FILES, DiffModelError, deltaBetween, diff, diffPrepared } from './delta/diff.js';
+export type { DiffResult } from './delta/diff.js';
+export type * from './delta/state.js';

@@ -66,7 +66,11 @@ function pushAddLines(lines: string[], cache: IpsetCache, temp: string, members:
   }
 }
 
-function hashsize(count: number): number {
+/** The type and family of every set sgnf creates. */
+export const ipsetType = (family: 4 | 6): string => `hash:net family ${family === 4 ? 'inet' : 'inet6'}`;
+
+/** The `hashsize` the script asks for: from the member count, within the limits. */
+export function hashsize(count: number): number {
   let h = IPSET_HASHSIZE_MIN;
   while (h < count && h < IPSET_HASHSIZE_MAX) h *= 2;
   return h;
@@ -79,7 +83,7 @@ export function renderIpset(sets: readonly SetPlan[], name: (ref: SetRef) => str
   for (const s of sets) {
     const live = name(s);
     const temp = ipsetTempName(live, prefix);
-    const header = `hash:net family ${s.family === 4 ? 'inet' : 'inet6'} hashsize ${hashsize(s.members.length)} maxelem ${IPSET_MAXELEM}`;
+    const header = `${ipsetType(s.family)} hashsize ${hashsize(s.members.length)} maxelem ${IPSET_MAXELEM}`;
     // A temporary set left over by an interrupted run may have another header: remove it first.
     lines.push(`destroy ${temp} -exist`);
     lines.push(`create ${temp} ${header}`);

@@ -33,8 +33,7 @@ export interface NftOutput {
 /** Elements per `add element` statement: keeps lines readable and the parser's buffers small. */
 const ELEMENTS_PER_LINE = 1000;
 
-export function renderNft(plan: HostPlan, options: NftOptions): NftOutput {
-  const layout = layoutNft(plan, options);
+export function renderNft(plan: HostPlan, options: NftOptions, layout: NftLayout = layoutNft(plan, options)): NftOutput {
   // The membership sets are filled by both scripts: print their element lines once.
   const elements = elementLines(layout);
   return {

@@ -1,0 +1,158 @@
+/**
+ * conntrack.delta: the connections a change no longer allows, one line per `conntrack -D` call
+ * (its arguments), so that a removed permission stops traffic instead of only new connections
+ * (Neutron LP #1335375 for rule removal, #1580377 for member removal). Applied last with
+ * `xargs -L1 conntrack -D < conntrack.delta` (a filter that matches nothing is not an error;
+ * `xargs` goes on after a failed call). What is deleted:
+ *
+ * - a port that is gone from the host, lost its filtering, or changed zone or statefulness:
+ *   every connection of its zone (hybrid: the zone is the port's own), or of its addresses in the
+ *   network's shared zone (linuxbridge);
+ * - an address a port may no longer send from (fixed IP or allowed pair removed): connections
+ *   from and to it in the port's zone;
+ * - a group rule a port no longer has: connections in the port's zone that were initiated in the
+ *   rule's direction (ingress: to the port's addresses; egress: from them), narrowed by the rule's
+ *   protocol, single destination port and remote prefix where it has them;
+ * - a member gone from a remote group (or address group) that a rule of the port still
+ *   references: connections between that member and the port, narrowed by the rule likewise.
+ *
+ * The filters follow the removed permission, not every other rule that might also allow the same
+ * connection: a connection allowed by both a removed rule and a kept one is deleted too. That is
+ * the only over-deletion, it happens only where the rule that allowed it changed, and it is
+ * harmless for TCP and UDP: the next packet creates a new entry that the kept rule accepts.
+ */
+import type { CompileOptions, PreparedModel } from '../compile.js';
+import { endLines } from '../backends/shared/text.js';
+import { type Family, type Prefix, formatAddress, formatPrefix, hostMask, isHost } from '../net/ip.js';
+import type { Direction, Port } from '../model/types.js';
+import type { HostPlan, PortPlan, Rule } from '../plan/ir.js';
+
+export function conntrackDelta(old: PreparedModel, next: PreparedModel, options: CompileOptions): string {
+  return conntrackBetween(old.plan(options), next.plan(options));
+}
+
+const FAMILY_ARG = { 4: 'ipv4', 6: 'ipv6' } as const;
+const DIRECTIONS: readonly Direction[] = ['ingress', 'egress'];
+const FAMILIES: readonly Family[] = [4, 6];
+
+export function conntrackBetween(from: HostPlan, to: HostPlan): string {
+  const lines = new Set<string>();
+  const zoneOf = zoneIndex(from);
+  const newZoneOf = zoneIndex(to);
+  const newPorts = new Map(to.ports.map((p) => [p.port.id, p]));
+  const newSets = new Map(to.sets.map((s) => [setKey(s), s]));
+  const oldSets = new Map(from.sets.map((s) => [setKey(s), s]));
+  const shared = from.driver === 'linuxbridge';
+
+  for (const p of from.ports) {
+    const zone = zoneOf.get(p.port.id);
+    if (zone === undefined || zone === 'notrack') continue;
+    const n = newPorts.get(p.port.id);
+    const addrs = (f: Family): Prefix[] => addresses(p.port, f);
+    if (n === undefined || newZoneOf.get(p.port.id) !== zone || to.driver !== from.driver) {
+      // The port's connections: all of its own zone, or its addresses' in the network's zone.
+      for (const f of FAMILIES) {
+        if (!shared) lines.add(`-f ${FAMILY_ARG[f]} -w ${zone}`);
+        else for (const a of addrs(f)) for (const side of ['src', 'dst'] as const) lines.add(filter(f, zone, { [side]: a }));
+      }
+      continue;
+    }
+    for (const f of FAMILIES) {
+      const kept = new Set(addresses(n.port, f).map(formatPrefix));
+      for (const a of addrs(f)) {
+        if (kept.has(formatPrefix(a))) continue;
+        for (const side of ['src', 'dst'] as const) lines.add(filter(f, zone, { [side]: a }));
+      }
+      for (const d of DIRECTIONS) {
+        const before = portRules(from, p, f, d);
+        const after = portRules(to, n, f, d);
+        const mine = addresses(n.port, f);
+        for (const [key, r] of before) {
+          const still = after.get(key);
+          if (still === undefined) {
+            for (const line of ruleFilters(f, zone, d, r, mine)) lines.add(line);
+            continue;
+          }
+          // The rule stays; members its set lost no longer have its permission.
+          for (const m of r.matches) {
+            if (m.kind !== 'set') continue;
+            const was = oldSets.get(setKey(m.set));
+            const is = newSets.get(setKey(m.set));
+            if (was === undefined) continue;
+            const left = new Set(is?.members.entries() ?? []);
+            for (const e of was.members.prefixes()) {
+              if (left.has(entryText(e))) continue;
+              for (const line of ruleFilters(f, zone, d, r, mine, e)) lines.add(line);
+            }
+          }
+        }
+      }
+    }
+  }
+  return lines.size === 0 ? '' : endLines([...lines].sort());
+}
+
+function zoneIndex(plan: HostPlan): Map<string, number | 'notrack'> {
+  const out = new Map<string, number | 'notrack'>();
+  for (const z of plan.zones) for (const p of z.ports) out.set(p.id, z.zone);
+  return out;
+}
+
+const setKey = (s: { kind: string; id: string; family: Family }): string => `${s.kind}\u0000${s.family}\u0000${s.id}`;
+
+/** ipset and the plan's AddressList print host entries without their length. */
+const entryText = (p: Prefix): string => (isHost(p) ? formatAddress(p.family, p.addr) : formatPrefix(p));
+
+/** The addresses a port's traffic may carry: fixed IPs and allowed address pairs. */
+function addresses(port: Port, f: Family): Prefix[] {
+  const out = port.fixedIps.filter((p) => p.family === f);
+  for (const pair of port.addressPairs) if (pair.prefix.family === f) out.push(pair.prefix);
+  return out;
+}
+
+/** The group rules a port applies in one direction and family, by a key of what they match. */
+function portRules(plan: HostPlan, p: PortPlan, f: Family, d: Direction): Map<string, Rule> {
+  const out = new Map<string, Rule>();
+  for (const key of p.families[f].groupChains[d]) {
+    for (const r of plan.groupChains.get(key)?.rules ?? []) out.set(ruleKey(r), r);
+  }
+  return out;
+}
+
+function ruleKey(r: Rule): string {
+  return JSON.stringify(r.matches, (_, v) => (typeof v === 'bigint' ? v.toString() : v)) + r.verdict;
+}
+
+/**
+ * The deletions for connections a rule allowed for a port: initiated towards the port's
+ * addresses (ingress) or from them (egress), narrowed by the rule's protocol, single port and
+ * remote prefix, or by one member `peer` of its remote set.
+ */
+function ruleFilters(f: Family, zone: number, d: Direction, r: Rule, mine: readonly Prefix[], peer?: Prefix): string[] {
+  let remote: Prefix | undefined = peer;
+  let proto = '';
+  for (const m of r.matches) {
+    if (m.kind === 'protocol') proto = ` -p ${m.protocol}`;
+    else if (m.kind === 'dstPort' && m.range.min === m.range.max && proto !== '') proto += ` --dport ${m.range.min}`;
+    else if ((m.kind === 'src' && d === 'ingress') || (m.kind === 'dst' && d === 'egress')) remote ??= m.prefix.len === 0 ? undefined : m.prefix;
+  }
+  const side = d === 'ingress' ? { remote: 'src', local: 'dst' } : { remote: 'dst', local: 'src' };
+  // The port's own addresses tell connections it accepted from those it opened (a port without
+  // fixed IPs may use any: then the zone alone, or the shared zone, narrows it).
+  const locals: (Prefix | undefined)[] = mine.length > 0 ? [...mine] : [undefined];
+  return locals.map((local) => filter(f, zone, { [side.remote]: remote, [side.local]: local }) + proto);
+}
+
+function filter(f: Family, zone: number, ends: { src?: Prefix | undefined; dst?: Prefix | undefined }): string {
+  let line = `-f ${FAMILY_ARG[f]} -w ${zone}`;
+  if (ends.src) line += ` -s ${formatAddress(f, ends.src.addr)}${mask('src', ends.src)}`;
+  if (ends.dst) line += ` -d ${formatAddress(f, ends.dst.addr)}${mask('dst', ends.dst)}`;
+  return line;
+}
+
+/** conntrack takes a prefix as an address and a mask (`--mask-src 255.255.255.0`). */
+function mask(side: 'src' | 'dst', p: Prefix): string {
+  if (isHost(p)) return '';
+  const all = hostMask(p.family, 0);
+  return ` --mask-${side} ${formatAddress(p.family, all & ~hostMask(p.family, p.len))}`;
+}

@@ -1,0 +1,148 @@
+/**
+ * The change script between two iptables-backend states (delta/state.ts), in four files applied
+ * in this order:
+ *
+ *   ipset.delta        `ipset restore`: new sets created and filled; a changed set gets `del` and
+ *                      `add` lines with -exist, or is refilled under its temporary name and
+ *                      swapped in when that is the shorter script (see refillIsShorter).
+ *   iptables.v4.delta  `iptables-restore --noflush`, per table one commit: every new or changed
+ *   iptables.v6.delta  chain written whole after its `:chain` line (which flushes it), vanished
+ *                      chains flushed and then deleted with -X once nothing references them;
+ *                      built-in chains (other tools' rules live there too) get `-D`/`-A` by rule
+ *                      text, never by index (`-D N`, `-I N`, `-R` depend on state a compiler
+ *                      cannot see, and trip an iptables-nft-restore crash).
+ *   ipset.cleanup      `ipset restore`: the sets nothing references any more, destroyed after the
+ *                      tables stopped using them.
+ *
+ * Every file is written even when empty, so an agent can apply all of them unconditionally.
+ */
+import { ipsetTempName } from '../backends/ipset/render.js';
+import type { Family } from '../net/ip.js';
+import { type ChainState, type IpsetSetState, type IptablesHostState, type IptablesTableName, minus, sameList } from './state.js';
+import { endLines } from '../backends/shared/text.js';
+
+export interface IptablesDeltaFiles {
+  readonly 'ipset.delta': string;
+  readonly 'iptables.v4.delta': string;
+  readonly 'iptables.v6.delta': string;
+  readonly 'ipset.cleanup': string;
+}
+
+const TABLES: readonly IptablesTableName[] = ['filter', 'raw'];
+
+export function iptablesDelta(from: IptablesHostState, to: IptablesHostState, prefix: string): IptablesDeltaFiles {
+  return {
+    'ipset.delta': ipsetDelta(from, to, prefix),
+    'iptables.v4.delta': tablesDelta(from, to, 4),
+    'iptables.v6.delta': tablesDelta(from, to, 6),
+    'ipset.cleanup': ipsetCleanup(from, to),
+  };
+}
+
+const sortedKeys = <V>(m: ReadonlyMap<string, V>): string[] => [...m.keys()].sort();
+
+/**
+ * Refill (temporary set + swap) instead of `del`/`add` lines when it writes fewer lines: each line
+ * costs the kernel about the same (one hash insert or delete), so the line count is the cost. A
+ * swap also makes a large change appear at once; a small change applied line by line only ever
+ * passes through states between the old and the new membership.
+ */
+export function refillIsShorter(changes: number, newSize: number): boolean {
+  return newSize + 4 < changes;
+}
+
+function ipsetDelta(from: IptablesHostState, to: IptablesHostState, prefix: string): string {
+  const lines: string[] = [];
+  const header = (s: IpsetSetState): string => `${s.type} hashsize ${s.hashsize} maxelem ${s.maxelem}`;
+  for (const name of sortedKeys(to.sets)) {
+    const want = to.sets.get(name)!;
+    const have = from.sets.get(name);
+    if (have === undefined) {
+      // Nothing references a new set yet: fill it in place.
+      lines.push(`create ${name} ${header(want)} -exist`);
+      for (const m of want.members) lines.push(`add ${name} ${m} -exist`);
+      continue;
+    }
+    // hashsize is a sizing hint the kernel grows by itself: it never makes a set different.
+    const sameKind = have.type === want.type && have.maxelem === want.maxelem;
+    if (sameKind && sameList(have.members, want.members)) continue;
+    const added = minus(want.members, have.members);
+    const removed = minus(have.members, want.members);
+    if (sameKind && !refillIsShorter(added.length + removed.length, want.members.length)) {
+      for (const m of removed) lines.push(`del ${name} ${m} -exist`);
+      for (const m of added) lines.push(`add ${name} ${m} -exist`);
+      continue;
+    }
+    // Refilled under the temporary name and swapped in: rules referencing the set never see it
+    // half-filled. (A set of another type cannot be swapped; the state holds none for a compile.)
+    const temp = ipsetTempName(name, prefix);
+    lines.push(`destroy ${temp} -exist`, `create ${temp} ${header(want)}`);
+    for (const m of want.members) lines.push(`add ${temp} ${m}`);
+    lines.push(`swap ${temp} ${name}`, `destroy ${temp}`);
+  }
+  return lines.length === 0 ? '' : endLines(['# sgnf ipset delta: `ipset restore -f ipset.delta`, before the iptables deltas.', ...lines]);
+}
+
+function ipsetCleanup(from: IptablesHostState, to: IptablesHostState): string {
+  const gone = sortedKeys(from.sets).filter((n) => !to.sets.has(n));
+  if (gone.length === 0) return '';
+  return endLines(['# sgnf ipset cleanup: `ipset restore -f ipset.cleanup`, after the iptables deltas.', ...gone.map((n) => `destroy ${n}`)]);
+}
+
+function tablesDelta(from: IptablesHostState, to: IptablesHostState, family: Family): string {
+  const lines: string[] = [];
+  for (const table of TABLES) {
+    const have = from.tables[family].get(table) ?? new Map<string, ChainState>();
+    const want = to.tables[family].get(table) ?? new Map<string, ChainState>();
+    const block = tableDelta(have, want);
+    if (block.length > 0) lines.push(`*${table}`, ...block, 'COMMIT');
+  }
+  if (lines.length === 0) return '';
+  const tool = family === 4 ? 'iptables-restore' : 'ip6tables-restore';
+  return endLines([`# sgnf delta: \`${tool} --noflush < iptables.v${family}.delta\`, after ipset.delta.`, ...lines]);
+}
+
+/** The lines of one table's block (without `*table` and COMMIT); none when nothing changed. */
+function tableDelta(have: ReadonlyMap<string, ChainState>, want: ReadonlyMap<string, ChainState>): string[] {
+  const declare: string[] = [];
+  const rules: string[] = [];
+  const removeRules: string[] = [];
+  const deleteChains: string[] = [];
+  const names = [...new Set([...have.keys(), ...want.keys()])].sort();
+  for (const name of names) {
+    const h = have.get(name);
+    const w = want.get(name);
+    const builtin = (h ?? w)!.policy !== undefined;
+    if (builtin) {
+      // Shared with other tools: touch only sgnf's own rules, by their text.
+      if (w !== undefined && w.policy !== undefined && h?.policy !== w.policy) declare.push(`:${name} ${w.policy} [0:0]`);
+      const hr = h?.rules ?? [];
+      const wr = w?.rules ?? [];
+      for (const r of minusCounted(hr, wr)) removeRules.push(`-D ${name} ${r}`);
+      for (const r of minusCounted(wr, hr)) rules.push(`-A ${name} ${r}`);
+      continue;
+    }
+    if (w === undefined) {
+      // Flushed first (it may reference other vanishing chains), deleted last.
+      declare.push(`:${name} - [0:0]`);
+      deleteChains.push(`-X ${name}`);
+    } else if (h === undefined || !sameList(h.rules, w.rules)) {
+      declare.push(`:${name} - [0:0]`);
+      for (const r of w.rules) rules.push(r === '' ? `-A ${name}` : `-A ${name} ${r}`);
+    }
+  }
+  return [...declare, ...removeRules, ...rules, ...deleteChains];
+}
+
+/** `a` minus `b` as multisets, in `a`'s order. */
+function minusCounted(a: readonly string[], b: readonly string[]): string[] {
+  const left = new Map<string, number>();
+  for (const x of b) left.set(x, (left.get(x) ?? 0) + 1);
+  const out: string[] = [];
+  for (const x of a) {
+    const n = left.get(x) ?? 0;
+    if (n > 0) left.set(x, n - 1);
+    else out.push(x);
+  }
+  return out;
+}
