@@ -6,43 +6,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compile, type CompileOptions } from '../../src/compile.js';
 import { modelArb } from '../support/arbitraries.js';
+import { type Keep, isMemberTuple, orderedData, shuffleModel } from '../support/shuffle.js';
 import { rng } from '../support/rng.js';
 import { RUNS } from '../support/property-runs.js';
-
-type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
-
-function shuffled<T>(list: readonly T[], r: () => number): T[] {
-  const out = [...list];
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(r() * (i + 1));
-    [out[i], out[j]] = [out[j]!, out[i]!];
-  }
-  return out;
-}
-
-/** Lists whose order the shuffle may keep: the order of a member `[ip, mac]` is its meaning. */
-type Keep = (path: readonly string[]) => boolean;
-
-const isMemberTuple: Keep = (p) => p.length === 4 && p[0] === 'sg_member_ips';
-const isRuleList: Keep = (p) => p[0] === 'security_groups' && (p.length === 2 || (p.length === 3 && (p[2] === 'rules' || p[2] === 'security_group_rules')));
-const isFixedIps: Keep = (p) => p.length === 3 && p[0] === 'devices' && p[2] === 'fixed_ips';
-
-/** Every object's keys in a random order, and every list shuffled unless `keep` says otherwise. */
-function shuffleModel(v: Json, r: () => number, keep: Keep, path: readonly string[] = []): Json {
-  if (Array.isArray(v)) {
-    const items = v.map((x, i) => shuffleModel(x, r, keep, [...path, String(i)]));
-    return keep(path) ? items : shuffled(items, r);
-  }
-  if (v !== null && typeof v === 'object') {
-    const out: { [k: string]: Json } = {};
-    for (const k of shuffled(Object.keys(v), r)) out[k] = shuffleModel(v[k]!, r, keep, [...path, k]);
-    return out;
-  }
-  return v;
-}
-
-/** What sgnf's output may depend on: a group's rule order and a port's fixed-IP order (see below). */
-const orderedData: Keep = (p) => isMemberTuple(p) || isRuleList(p) || isFixedIps(p);
 
 const VARIANTS: readonly { name: string; options: CompileOptions }[] = [
   { name: 'ipset, hybrid', options: {} },
@@ -52,7 +18,7 @@ const VARIANTS: readonly { name: string; options: CompileOptions }[] = [
 
 const sameFiles = (json: unknown, options: CompileOptions, seed: number, keep: Keep): void => {
   const a = compile(json, options).files;
-  const b = compile(shuffleModel(json as Json, rng(seed), keep), options).files;
+  const b = compile(shuffleModel(json, rng(seed), keep), options).files;
   for (const name of Object.keys(a)) expect(b[name], name).toBe(a[name]);
 };
 
