@@ -6,7 +6,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { applyIptablesBackend, dumpIptablesHost, emptyIptablesHost } from '../support/apply/host.js';
+import { applyIptablesBackend, applyNftBackend, dumpIptablesHost, emptyIptablesHost } from '../support/apply/host.js';
+import { emptyNft, nftList } from '../support/apply/nft.js';
 import { unwrap } from '../support/apply/result.js';
 import { goldenCases } from '../support/golden.js';
 
@@ -20,5 +21,14 @@ describe.each(goldenCases())('golden $name applies in the simulators', ({ dir })
     const twice = unwrap(applyIptablesBackend(once, files));
     expect(dumpIptablesHost(twice, { hashsize: true })).toBe(dumpIptablesHost(once, { hashsize: true }));
     expect(once.v4.tables.size + once.v6.tables.size).toBe(4);
+  });
+
+  it('nft backend: ruleset.nft then sets.nft load on an empty ruleset, and reload', () => {
+    const files = ['ruleset.nft', 'sets.nft'].map((name) => ({ name, text: read(dir, name) ?? '' }));
+    expect(files[0]!.text).not.toBe('');
+    const once = unwrap(applyNftBackend(emptyNft(), files));
+    const twice = unwrap(applyNftBackend(once, files));
+    expect(nftList(twice)).toBe(nftList(once));
+    expect(once.tables.size).toBe(2);
   });
 });

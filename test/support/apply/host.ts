@@ -2,10 +2,12 @@
  * A host as the iptables backend sees it: its ipsets and the iptables tables of both families,
  * changed only by the simulated tools (ipset restore, iptables-restore, ip6tables-restore), each
  * reading what the others left (rules need their sets; a set a rule matches cannot be destroyed).
+ * The nft backend's host is an NftState alone (applyNftBackend).
  */
 import type { Family } from '../../../src/net/ip.js';
 import { type IpsetRestoreOptions, type IpsetState, emptyIpset, ipsetRestore, ipsetSave } from './ipset.js';
 import { type IptablesState, emptyIptables, iptablesRestore, iptablesSave, referencedSets } from './iptables.js';
+import { type NftState, nftApply } from './nft.js';
 import type { ApplyResult } from './result.js';
 
 export interface IptablesHost {
@@ -65,4 +67,21 @@ export function applyIptablesBackend(host: IptablesHost, files: IptablesBackendF
 /** Canonical dump of the whole host (ipset save, iptables-save, ip6tables-save), for equality. */
 export function dumpIptablesHost(host: IptablesHost, options: { hashsize?: boolean } = {}): string {
   return `# ipset\n${ipsetSave(host.ipset, options)}# iptables\n${iptablesSave(host.v4)}# ip6tables\n${iptablesSave(host.v6)}`;
+}
+
+/**
+ * Apply nft scripts in order, each its own `nft -f` transaction (ruleset.nft then sets.nft; or
+ * delta.nft then a second file of deletions). Stops at the first that fails; its `file` is the
+ * name given, or "nft[i]".
+ */
+export function applyNftBackend(state: NftState, files: string | readonly (string | { name: string; text: string })[]): ApplyResult<NftState> {
+  let s = state;
+  const list = typeof files === 'string' ? [files] : files;
+  for (const [i, f] of list.entries()) {
+    const { name, text } = typeof f === 'string' ? { name: `nft[${i}]`, text: f } : f;
+    const r = nftApply(s, text, { file: name });
+    if (!r.ok) return r;
+    s = r.state;
+  }
+  return { ok: true, state: s };
 }

@@ -248,7 +248,7 @@ function chainBlock(table: NftTable, n: string, line: number, lines: readonly Li
 }
 
 /** `type filter hook H priority P; policy accept|drop;` */
-function baseChain(text: string, fam: TableFamily, fail: Fail): BaseChain {
+export function baseChain(text: string, fam: TableFamily, fail: Fail): BaseChain {
   const t = new Tokens(tokenize(text, fail), fail);
   t.expect('type');
   const type = t.word('a chain type');
@@ -280,7 +280,7 @@ function baseChain(text: string, fam: TableFamily, fail: Fail): BaseChain {
 // ---------------------------------------------------------------------------------------------
 // Commit-time validation
 
-function validate(state: NftState, file: string): void {
+export function validate(state: NftState, file: string): void {
   for (const table of state.tables.values()) {
     const fail =
       (line: number): Fail =>

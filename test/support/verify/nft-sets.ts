@@ -82,6 +82,26 @@ export class NftSet {
     if (this.spec.interval) this.checkIntervals(fail);
   }
 
+  get(key: string): Element | undefined {
+    return this.byKey.get(key);
+  }
+
+  /** `create element`: as add, but an element already present (or given twice) fails. */
+  create(elements: readonly Element[], fail: Fail): void {
+    const seen = new Set<string>();
+    for (const e of elements) {
+      if (this.byKey.has(e.key) || seen.has(e.key)) fail(`element ${e.key} already exists in ${this.name} (File exists)`);
+      seen.add(e.key);
+    }
+    this.add(elements, fail);
+  }
+
+  /** `delete element`: each element must be present when its turn comes (given twice fails). */
+  delete(elements: readonly Element[], fail: Fail): void {
+    for (const e of elements) if (!this.byKey.delete(e.key)) fail(`element ${e.key} does not exist in ${this.name} (No such file or directory)`);
+    if (this.spec.interval) this.checkIntervals(fail);
+  }
+
   /** nft refuses overlapping intervals in a set without auto-merge ("conflicting intervals"). */
   private checkIntervals(fail: Fail): void {
     const sorted = [...this.byKey.values()].map((e) => e.prefix!).sort((a, b) => (a.addr < b.addr ? -1 : a.addr > b.addr ? 1 : a.len - b.len));
