@@ -3,9 +3,11 @@
  *
  *   sgnf compile [model.json|-] [-o DIR]     print or write the ruleset
  *   sgnf check --golden DIR [model.json|-]   compare with golden files (exit 1 + diff), --update
+ *   sgnf diff OLD NEW [-o DIR]               the change script from OLD to NEW (--exit-code)
  *   sgnf explain [model.json|-] --from P --to Q ...   would this packet pass, and why
  *
- * Exit codes: 0 ok, 1 golden mismatch, 2 bad input or usage (nothing on stdout).
+ * Exit codes: 0 ok, 1 golden mismatch or (diff --exit-code) a change, 2 bad input or usage
+ * (nothing on stdout).
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,6 +16,7 @@ import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { type CompileOptions, type CompileResult, prepare } from '../compile.js';
 import { ModelError } from '../model/errors.js';
+import { DiffModelError, diffPrepared } from '../delta/diff.js';
 import { parseModel } from '../model/parse.js';
 import type { Model, Port } from '../model/types.js';
 import { formatAddress, printable } from '../net/ip.js';
@@ -149,6 +152,49 @@ function check(a: CommonArgs & { golden: string; update: boolean }): number {
   return EXIT_MISMATCH;
 }
 
+/** Parse one model of a diff; bad input names the file it came from. */
+function prepareFile(file: string, which: 'old' | 'new') {
+  try {
+    return prepare(readModel(file));
+  } catch (e) {
+    if (e instanceof ModelError) throw new DiffModelError(which, e, file === '-' ? 'standard input' : file);
+    throw e;
+  }
+}
+
+/**
+ * The change script from OLD to NEW: printed as sections, or written to DIR (every file of
+ * DELTA_FILES, empty ones too, so an agent applies them all unconditionally).
+ */
+function diffCommand(a: CommonArgs & { next: string; out?: string; 'each-host': boolean; 'exit-code': boolean }): number {
+  const options = compileOptions(a);
+  const old = prepareFile(a.model, 'old');
+  const next = prepareFile(a.next, 'new');
+  if (a['each-host']) {
+    if (a.out === undefined) throw new UsageError('--each-host needs -o DIR');
+    if (a.host !== undefined) throw new UsageError('--each-host and --host exclude each other');
+    const hosts = new Set<string>();
+    for (const [m, which] of [[old, 'old'], [next, 'new']] as const) {
+      for (const p of m.cloud.ports) {
+        const path = `$.devices[${JSON.stringify(p.id)}]["binding:host_id"]`;
+        if (p.host === undefined) throw new DiffModelError(which, new ModelError([{ path, message: 'is required with --each-host' }]));
+        if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(p.host)) {
+          throw new DiffModelError(which, new ModelError([{ path, message: `host name "${printable(p.host)}" cannot name a directory` }]));
+        }
+        hosts.add(p.host);
+      }
+    }
+    // Everything computed before anything is written: no partial output on an error.
+    const results = [...hosts].sort().map((host) => [host, diffPrepared(old, next, { ...options, host })] as const);
+    for (const [host, r] of results) writeFiles(join(a.out, host), r.files);
+    return a['exit-code'] && results.some(([, r]) => !r.empty) ? EXIT_MISMATCH : 0;
+  }
+  const result = diffPrepared(old, next, options);
+  if (a.out !== undefined) writeFiles(a.out, result.files);
+  else printSections(result.files);
+  return a['exit-code'] && !result.empty ? EXIT_MISMATCH : 0;
+}
+
 interface ExplainArgs {
   model: string;
   host?: string;
@@ -243,6 +289,21 @@ export async function main(argv: string[]): Promise<number> {
       },
     )
     .command(
+      'diff <model> <next>',
+      'the change script from the OLD model to the NEW one (apply order: see the README, "Updating a host")',
+      (y) =>
+        withCompileOptions(y)
+          .positional('model', { type: 'string', describe: 'the model the host was loaded with (JSON file, or -)' })
+          .positional('next', { type: 'string', describe: 'the model to bring it to (JSON file, or -)' })
+          .option('out', { alias: 'o', type: 'string', requiresArg: true, describe: 'write every delta file (empty ones too) into DIR' })
+          .option('each-host', { type: 'boolean', default: false, describe: 'the change of every binding:host_id into DIR/<host>/ (needs -o)' })
+          .option('exit-code', { type: 'boolean', default: false, describe: 'exit 1 when the change is not empty (like git diff --exit-code)' }),
+      (a) => {
+        if (a.model === '-' && a.next === '-') throw new UsageError('only one of the two models can come from standard input');
+        code = diffCommand(a as unknown as CommonArgs & { next: string; out?: string; 'each-host': boolean; 'exit-code': boolean });
+      },
+    )
+    .command(
       'explain [model]',
       'say whether a packet passes and which rule decides, from the model alone',
       (y) =>
@@ -262,7 +323,7 @@ export async function main(argv: string[]): Promise<number> {
           .option('ct', { choices: ['NEW', 'ESTABLISHED', 'RELATED', 'INVALID', 'UNTRACKED'] as const, default: 'NEW' as const, describe: 'conntrack state' }),
       (a) => explain(a as unknown as ExplainArgs),
     )
-    .demandCommand(1, 'name a command: compile, check or explain')
+    .demandCommand(1, 'name a command: compile, check, diff or explain')
     .strict()
     .help()
     .version(false)

@@ -35,9 +35,11 @@ export class DiffModelError extends ModelError {
   constructor(
     readonly model: 'old' | 'new',
     cause: ModelError,
+    /** Where the model came from (a file name), for the message. */
+    source?: string,
   ) {
     super(cause.issues);
-    this.message = `${model} model: ${cause.message}`;
+    this.message = `${model} model${source === undefined ? '' : ` (${source})`}: ${cause.message}`;
   }
 }
 
