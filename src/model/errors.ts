@@ -20,8 +20,18 @@ export class ModelError extends Error {
 
 const IDENT = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
 
-/** Append an object key or array index to a JSON path. */
+/** Keys longer than this are shortened in paths: any valid id is shorter (MODEL_ID_MAX). */
+const KEY_SHOWN_MAX = 120;
+
+/**
+ * Append an object key or array index to a JSON path. Keys are untrusted: quoted as JSON
+ * strings with everything outside printable ASCII escaped (no line or paragraph separator
+ * reaches a message) and shortened when very long.
+ */
 export function child(path: string, key: string | number): string {
   if (typeof key === 'number') return `${path}[${key}]`;
-  return IDENT.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`;
+  if (IDENT.test(key) && key.length <= KEY_SHOWN_MAX) return `${path}.${key}`;
+  const shown = key.length > KEY_SHOWN_MAX ? `${key.slice(0, KEY_SHOWN_MAX - 3)}...` : key;
+  const quoted = JSON.stringify(shown).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return `${path}[${quoted}]`;
 }

@@ -57,7 +57,8 @@ export const OPTION_FIELDS = table(['firewall_driver', 'enable_ipset']);
 /** The field an unknown key is a misspelling of (within two edits, case ignored), if any. */
 export function nearestField(key: string, t: FieldTable): string | undefined {
   const k = key.toLowerCase();
-  return t.fields.find((f) => editDistance(k, f) <= 2);
+  // Lengths further apart than two are more than two edits: no table of a long key.
+  return t.fields.find((f) => Math.abs(k.length - f.length) <= 2 && editDistance(k, f) <= 2);
 }
 
 function editDistance(a: string, b: string): number {

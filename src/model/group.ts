@@ -7,7 +7,7 @@ import { type Family, comparePrefix, parsePrefix, prefixKey, printable } from '.
 import { compareStrings } from '../compare.js';
 import { child } from './errors.js';
 import { GROUP_FIELDS, RULE_FIELDS } from './fields.js';
-import { type Collector, type Json, type Obj, SAFE_ID, ethertypeFamily, has, intValue, isObj } from './input.js';
+import { type Collector, type Json, type Obj, SAFE_ID, describe, ethertypeFamily, has, inRange, intValue, isObj } from './input.js';
 import { IPV6_ONLY_PROTOCOLS, PROTOCOLS_WITH_PORTS, PROTOCOL_NUMBERS, ICMP, ICMPV6, isIcmp } from './protocols.js';
 import type { Direction, GroupRule, PortRange, Remote, SecurityGroup } from './types.js';
 
@@ -132,18 +132,17 @@ function parseProtocol(c: Collector, path: string, pv: Json | undefined, family:
   if (pv !== undefined && pv !== null && pv !== '') {
     const asInt = intValue(pv);
     if (asInt !== undefined) {
-      if (asInt > 255) c.error(child(path, 'protocol'), `${asInt} is not an IP protocol number (0 to 255)`);
-      else protocol = asInt;
+      if (inRange(c, child(path, 'protocol'), asInt, 0, 255, 'IP protocol number')) protocol = asInt;
     } else if (typeof pv === 'string' && Object.prototype.hasOwnProperty.call(PROTOCOL_NUMBERS, pv.toLowerCase())) {
       protocol = PROTOCOL_NUMBERS[pv.toLowerCase()];
     } else {
-      c.error(child(path, 'protocol'), `"${printable(String(pv))}" is not a known protocol (a name such as tcp, udp, icmp, ipv6-icmp, or a number 0 to 255)`);
+      c.error(child(path, 'protocol'), `${describe(pv)} is not a known protocol (a name such as tcp, udp, icmp, ipv6-icmp, or a number 0 to 255)`);
     }
   }
   if (protocol === 0) protocol = undefined;
   if (family === 6 && protocol === ICMP) protocol = ICMPV6;
   if (family === 4 && protocol !== undefined && IPV6_ONLY_PROTOCOLS.has(protocol)) {
-    c.error(child(path, 'protocol'), `protocol ${printable(String(pv))} exists only in IPv6 but the rule's ethertype is IPv4`);
+    c.error(child(path, 'protocol'), `protocol ${typeof pv === 'string' ? printable(pv) : describe(pv)} exists only in IPv6 but the rule's ethertype is IPv4`);
   }
   return protocol;
 }
@@ -168,8 +167,8 @@ function parsePortRange(
     c.error(child(path, min !== undefined ? 'port_range_min' : 'port_range_max'), 'a port range needs a protocol with ports (tcp, udp, sctp, dccp, udplite) or icmp');
   } else if (isIcmp(protocol)) {
     if (min === undefined) c.error(child(path, 'port_range_max'), 'an ICMP code (port_range_max) needs an ICMP type (port_range_min)');
-    else if (min > 255) c.error(child(path, 'port_range_min'), `ICMP type ${min} is greater than 255`);
-    else if (max !== undefined && max > 255) c.error(child(path, 'port_range_max'), `ICMP code ${max} is greater than 255`);
+    else if (!inRange(c, child(path, 'port_range_min'), min, 0, 255, 'ICMP type')) return { ports, icmp };
+    else if (max !== undefined && !inRange(c, child(path, 'port_range_max'), max, 0, 255, 'ICMP code')) return { ports, icmp };
     else if (min === 255 && max === undefined) icmp = undefined; // type 255 with no code: Neutron means any ICMP
     else if (min === 255) c.error(child(path, 'port_range_min'), 'ICMP type 255 means "any type" to iptables and cannot take a code');
     else icmp = { type: min, code: max };
@@ -183,7 +182,8 @@ function parsePortRange(
       else if (!(min === 1 && hi === 65535)) ports = { min, max: hi };
     }
   } else {
-    c.error(child(path, min !== undefined ? 'port_range_min' : 'port_range_max'), `a port range is not allowed with protocol ${printable(String(r['protocol']))}, which has no ports`);
+    const pv = r['protocol'];
+    c.error(child(path, min !== undefined ? 'port_range_min' : 'port_range_max'), `a port range is not allowed with protocol ${typeof pv === 'string' ? printable(pv) : describe(pv)}, which has no ports`);
   }
   return { ports, icmp };
 }

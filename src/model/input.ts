@@ -26,15 +26,19 @@ export class Collector {
   warn(path: string, message: string): void {
     this.diagnostics.push({ level: 'warning', path, message });
   }
-  /** Check an object's keys against the fields it understands. */
-  keys(o: Obj, path: string, table: FieldTable): void {
+  /**
+   * Check an object's keys against the fields it understands. The path may be given as a
+   * function, for objects that come by the thousand: it is then built only for a message.
+   */
+  keys(o: Obj, path: string | (() => string), table: FieldTable): void {
     for (const k of Object.keys(o)) {
       if (table.fields.includes(k) || table.extra.includes(k)) continue;
+      const at = child(typeof path === 'string' ? path : path(), k);
       const near = nearestField(k, table);
       if (near !== undefined) {
-        this.error(child(path, k), `unknown field "${printable(k)}" (did you mean "${near}"?)`);
+        this.error(at, `unknown field "${printable(k)}" (did you mean "${near}"?)`);
       } else {
-        this.warn(child(path, k), `unknown field "${printable(k)}" ignored`);
+        this.warn(at, `unknown field "${printable(k)}" ignored`);
       }
     }
   }
@@ -57,9 +61,33 @@ export function ethertypeFamily(v: Json | undefined): Family | undefined {
   return l === 'ipv4' ? 4 : l === 'ipv6' ? 6 : undefined;
 }
 
-/** Integers, or strings of digits (Neutron's API converts them). */
+/**
+ * Integers, or strings of an integer (Neutron's API converts them), whatever their size: the
+ * caller checks the range, so that -1 or 70000 is reported as out of range, not as "not an integer".
+ */
 export function intValue(v: Json | undefined): number | undefined {
   if (typeof v === 'number' && Number.isInteger(v)) return v;
-  if (typeof v === 'string' && /^[0-9]{1,6}$/.test(v)) return Number(v);
+  if (typeof v === 'string' && /^-?[0-9]{1,400}$/.test(v)) return Number(v);
   return undefined;
+}
+
+/** Checks `min <= n <= max`; reports `what n is outside min to max` at `path` otherwise. */
+export function inRange(c: Collector, path: string, n: number, min: number, max: number, what: string): boolean {
+  if (n >= min && n <= max) return true;
+  c.error(path, `${what} ${n} is outside ${min} to ${max}`);
+  return false;
+}
+
+/**
+ * A bad value for a message: strings quoted and escaped (printable), numbers and literals as
+ * JSON spells them, lists and objects by kind and size. Bounded whatever the value: a value may
+ * be megabytes long or nested thousands of levels deep, and is never walked.
+ */
+export function describe(v: Json | undefined): string {
+  if (v === undefined) return 'nothing';
+  if (typeof v === 'string') return `"${printable(v)}"`;
+  if (typeof v === 'number' || typeof v === 'boolean' || v === null) return String(v);
+  if (Array.isArray(v)) return `a list (${v.length} item${v.length === 1 ? '' : 's'})`;
+  const n = Object.keys(v).length;
+  return `an object (${n} key${n === 1 ? '' : 's'})`;
 }

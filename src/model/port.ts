@@ -8,7 +8,7 @@ import { compareStrings } from '../compare.js';
 import { child } from './errors.js';
 import { INTERFACE_NAME_RULE, isInterfaceName, tapDevice } from './devices.js';
 import { DEVICE_FIELDS, FIXED_IP_FIELDS, PAIR_FIELDS } from './fields.js';
-import { type Collector, type Json, type Obj, checkId, isObj } from './input.js';
+import { type Collector, type Json, type Obj, checkId, describe, isObj } from './input.js';
 import type { AddressPair, Port, PortKind, SecurityGroup } from './types.js';
 
 export interface RawDevice {
@@ -38,7 +38,7 @@ export function parseDevice(c: Collector, raw: RawDevice, groups: ReadonlyMap<st
   let mac = '';
   const mv = obj['mac_address'];
   if (typeof mv === 'string' && parseMac(mv) !== undefined) mac = parseMac(mv)!;
-  else if (mv !== undefined && mv !== null) c.error(child(path, 'mac_address'), `"${printable(String(mv))}" is not a MAC address`);
+  else if (mv !== undefined && mv !== null) c.error(child(path, 'mac_address'), `${describe(mv)} is not a MAC address`);
   else if (portSecurity && !trusted) c.error(child(path, 'mac_address'), 'is required for a port with port security');
 
   const fixedIps = parseFixedIps(c, path, obj['fixed_ips']);
@@ -110,23 +110,26 @@ function parseFixedIps(c: Collector, path: string, fv: Json | undefined): Prefix
     return fixedIps;
   }
   const seen = new Set<string>();
-  fv.forEach((f, i) => {
-    let fp = child(child(path, 'fixed_ips'), i);
+  // A port may have thousands: a plain loop, paths built only for messages.
+  for (let i = 0; i < fv.length; i++) {
+    const f = fv[i];
+    const itemPath = (): string => child(child(path, 'fixed_ips'), i);
     let text: Json | undefined = f;
     if (isObj(f)) {
-      c.keys(f, fp, FIXED_IP_FIELDS);
+      c.keys(f, itemPath, FIXED_IP_FIELDS);
       text = f['ip_address'];
-      fp = child(fp, 'ip_address');
     }
     const a = typeof text === 'string' ? parseAddress(text) : undefined;
-    if (!a) c.error(fp, `"${printable(String(text))}" is not an IP address`);
+    if (!a) c.error(isObj(f) ? child(itemPath(), 'ip_address') : itemPath(), `${describe(text)} is not an IP address`);
     else {
       const p = hostPrefix(a.family, a.addr);
       const k = prefixKey(p);
-      if (!seen.has(k)) fixedIps.push(p);
-      seen.add(k);
+      if (!seen.has(k)) {
+        seen.add(k);
+        fixedIps.push(p);
+      }
     }
-  });
+  }
   return fixedIps;
 }
 
@@ -138,25 +141,27 @@ function parseAddressPairs(c: Collector, path: string, av: Json | undefined, mac
     c.error(child(path, 'allowed_address_pairs'), 'must be a list of {"ip_address": ..., "mac_address": ...}');
     return addressPairs;
   }
-  av.forEach((ap, i) => {
-    const pp = child(child(path, 'allowed_address_pairs'), i);
+  // A port may have thousands: a plain loop, paths built only for messages.
+  for (let i = 0; i < av.length; i++) {
+    const ap = av[i];
+    const pp = (): string => child(child(path, 'allowed_address_pairs'), i);
     if (!isObj(ap)) {
-      c.error(pp, 'must be an object {"ip_address": ..., "mac_address": ...}');
-      return;
+      c.error(pp(), 'must be an object {"ip_address": ..., "mac_address": ...}');
+      continue;
     }
     c.keys(ap, pp, PAIR_FIELDS);
     const ipv = ap['ip_address'];
     const p = typeof ipv === 'string' ? parsePrefix(ipv) : 'is required: an IP address or prefix';
-    if (typeof p === 'string') c.error(child(pp, 'ip_address'), p);
+    if (typeof p === 'string') c.error(child(pp(), 'ip_address'), p);
     const macv = ap['mac_address'];
     let pairMac = mac;
     if (macv !== undefined && macv !== null) {
       const m = typeof macv === 'string' ? parseMac(macv) : undefined;
-      if (m === undefined) c.error(child(pp, 'mac_address'), `"${printable(String(macv))}" is not a MAC address`);
+      if (m === undefined) c.error(child(pp(), 'mac_address'), `${describe(macv)} is not a MAC address`);
       else pairMac = m;
     }
     if (typeof p !== 'string') addressPairs.push({ prefix: p.prefix, mac: pairMac });
-  });
+  }
   return addressPairs;
 }
 
@@ -168,11 +173,15 @@ function parsePortGroups(c: Collector, path: string, gv: Json | undefined, group
     c.error(child(path, 'security_groups'), 'must be a list of security group ids');
     return groupList;
   }
+  const seen = new Set<string>();
   gv.forEach((g, i) => {
     const gp = child(child(path, 'security_groups'), i);
     if (typeof g !== 'string') c.error(gp, 'must be a security group id');
     else if (!groups.has(g)) c.error(gp, `unknown security group "${printable(g)}" (not in security_groups)`);
-    else if (!groupList.includes(g)) groupList.push(g);
+    else if (!seen.has(g)) {
+      seen.add(g);
+      groupList.push(g);
+    }
   });
   return groupList.sort(compareStrings);
 }

@@ -292,3 +292,46 @@ export interface CloudParams {
 export function cloudWide({ ports, hosts, seed = 1 }: CloudParams): Obj {
   return realisticMix({ ports, hosts, groups: Math.max(1, Math.round(ports / 50)), rulesPerGroup: 10, members: 0, seed });
 }
+
+// ---------------------------------------------------------------------------------------------
+// (d) one port with a long list
+
+export type PortListKind = 'pairs4' | 'pairs6' | 'fixed4' | 'fixed6' | 'groups';
+
+/**
+ * What a single port may carry many of: allowed address pairs (IPv4; IPv6 with a MAC each, so
+ * every pair adds a link-local pair too), fixed IPs of either family, or security groups. The
+ * port sits in the default group with nine ordinary ports; `size` entries on the one port.
+ */
+export function portLists(kind: PortListKind, size: number): Obj {
+  const model = defaultGroup({ ports: 10, members: 10 });
+  const devices = model['devices'] as Obj;
+  const big: Obj = { ...(devices[uuid(0xd0, 0)] as Obj) };
+  const v4At = (i: number): string => v4(V4_BASE + (100 << 16) + i);
+  const v6At = (i: number): string => v6(0x3000 + (i >>> 16), i & 0xffff);
+  switch (kind) {
+    case 'pairs4':
+      big['allowed_address_pairs'] = Array.from({ length: size }, (_, i) => ({ ip_address: v4At(i) }));
+      break;
+    case 'pairs6':
+      big['allowed_address_pairs'] = Array.from({ length: size }, (_, i) => ({ ip_address: v6At(i), mac_address: mac(0x400000 + i) }));
+      break;
+    case 'fixed4':
+      big['fixed_ips'] = Array.from({ length: size }, (_, i) => v4At(i));
+      break;
+    case 'fixed6':
+      big['fixed_ips'] = Array.from({ length: size }, (_, i) => v6At(i));
+      break;
+    case 'groups': {
+      const groups = model['security_groups'] as Obj;
+      const ids = Array.from({ length: size }, (_, i) => uuid(0x6e, i));
+      ids.forEach((id, i) => {
+        groups[id] = { rules: [{ direction: 'ingress', protocol: 'tcp', port_range_min: 1 + (i % 65535) }] };
+      });
+      big['security_groups'] = [DEFAULT_SG, ...ids];
+      break;
+    }
+  }
+  devices[uuid(0xd0, 0)] = big;
+  return model;
+}

@@ -2,6 +2,7 @@
  * `npm run bench` (tsx test/bench/run.ts [--quick] [--cloud-nft]): compile the generated models at growing
  * sizes and print one row per size and mode, against the I/O floor measured in the same run;
  * check the performance targets; write test/bench/results.md and test/bench/scaling.svg.
+ * `--doubling` runs only the doubling probes and prints their verdict (writes nothing).
  *
  * Every measurement runs in a fresh worker process (worker.ts), so peak RSS is per row.
  * Not part of the test run; it takes two to four minutes on two cores.
@@ -11,13 +12,14 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writ
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cloudWide, defaultGroup, hostName, realisticMix } from './generators.js';
+import { cloudWide, defaultGroup, hostName, portLists, realisticMix } from './generators.js';
 import type { Job, Measurement, Ratio } from './worker.js';
 import { type Series, scalingSvg } from './svg.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '../..');
 const QUICK = process.argv.includes('--quick');
+const DOUBLING_ONLY = process.argv.includes('--doubling');
 const EXPANDED_LIMIT_BYTES = 1e9;
 /** Average bytes of an expanded remote-group rule line, for the skip estimate. */
 const EXPANDED_LINE_BYTES = 90;
@@ -165,6 +167,12 @@ function probes(base: Omit<Job, 'modelPath' | 'options'>): Probe[] {
       realisticMix({ ports: 1_000, groups: 20, rulesPerGroup: 20, members: 50_000 }),
       realisticMix({ ports: 1_000, groups: 20, rulesPerGroup: 20, members: 100_000 }),
     ],
+    // Per-port lists: what one port carries (pairs and fixed IPs were quadratic, issue 14).
+    ['one port, IPv4 address pairs 20,000 → 40,000', 'address pairs', portLists('pairs4', 20_000), portLists('pairs4', 40_000)],
+    ['one port, IPv6 address pairs with a MAC each 20,000 → 40,000', 'IPv6 address pairs', portLists('pairs6', 20_000), portLists('pairs6', 40_000)],
+    ['one port, IPv4 fixed IPs 20,000 → 40,000', 'fixed IPs', portLists('fixed4', 20_000), portLists('fixed4', 40_000)],
+    ['one port, IPv6 fixed IPs 20,000 → 40,000', 'IPv6 fixed IPs', portLists('fixed6', 20_000), portLists('fixed6', 40_000)],
+    ['one port, security groups 2,000 → 4,000', 'groups of a port', portLists('groups', 2_000), portLists('groups', 4_000)],
   ];
   return cases.map(([label, what, small, large]) => {
     const a = join(WORK, `probe-a-${jobNo}.json`);
@@ -396,6 +404,13 @@ function main(): void {
   const nft = nftProbe.unavailable === undefined;
   const baselineRss = worker({ ...base, modelPath: probePath, options: {}, baseline: true }).peakRssMB;
   process.stderr.write(`nft backend: ${nft ? 'available' : `not available (${nftProbe.unavailable})`}\n`);
+
+  if (DOUBLING_ONLY) {
+    const { verdicts, growth } = targets([], probes(base));
+    for (const g of growth) console.log(g);
+    for (const t of verdicts.filter((t) => t.measured !== 'not run')) console.log(`${t.ok ? 'met' : 'MISSED'}: ${t.target}: ${t.measured}`);
+    return;
+  }
 
   const rows: Row[] = [];
   console.log(`sgnf benchmark${QUICK ? ' (--quick)' : ''}: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}, load ${load0.toFixed(1)}`);
