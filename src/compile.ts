@@ -21,6 +21,7 @@ import type { IptTable } from './backends/iptables/syntax.js';
 import type { HostState, IpsetSetState, IptablesTables, NftTableState } from './delta/state.js';
 import type { Family } from './net/ip.js';
 import { IPSET_MAXELEM } from './limits.js';
+import { type CloudState, rawState, stateOf } from './cloud/state.js';
 
 export interface CompileOptions {
   /** `ipset` (default): one set match per remote-group rule; `expanded`: one rule per member. */
@@ -93,11 +94,25 @@ export interface PreparedModel {
 
 /** Parse and validate a model once; `compile({ host })` for each host then skips the parse. */
 export function prepare(input: unknown): PreparedModel {
-  const cloud = parseCloud(input);
-  const caches: Caches = { plan: newPlanCache(), ipset: new Map(), groupChainTexts: new Map() };
+  const cloud = stateOf(parseCloud(input), rawState(input));
+  return preparedModel(cloud, { plan: newPlanCache(), ipset: new Map(), groupChainTexts: new Map() });
+}
+
+/** The persistent cloud state behind each prepared model (src/cloud/state.ts), for the cloud functions. */
+const CLOUD_STATES = new WeakMap<PreparedModel, CloudState>();
+
+/** @internal The cloud state of a model made by `prepare` (or by patching one). */
+export function cloudStateOf(p: PreparedModel): CloudState {
+  const s = CLOUD_STATES.get(p);
+  if (!s) throw new TypeError('not a model made by prepare()');
+  return s;
+}
+
+function preparedModel(cloudState: CloudState, caches: Caches): PreparedModel {
+  const cloud = cloudState.model;
   const states = new Map<string, HostState>();
   const plans = new Map<string, HostPlan>();
-  return {
+  const p: PreparedModel = {
     cloud,
     compile: (options = {}) => compileModel(selectHost(cloud, options.host), options, caches),
     // Kept per option set: an agent diffs the model it holds against each next one.
@@ -108,6 +123,8 @@ export function prepare(input: unknown): PreparedModel {
         return planHost(model, resolveOptions(model, options), caches.plan);
       }),
   };
+  CLOUD_STATES.set(p, cloudState);
+  return p;
 }
 
 function memo<T>(cache: Map<string, T>, options: CompileOptions, make: () => T): T {

@@ -190,7 +190,7 @@ function groupChainRulesOnce(
 }
 
 /** The rules of one group for one direction and family, with their remote turned into matches. */
-function groupChainRules(
+export function groupChainRules(
   model: Model,
   rules: readonly GroupRule[],
   direction: Direction,
@@ -237,7 +237,7 @@ function groupChainRules(
  * Equal for equal match lists (to drop duplicate rules). Hand-built rather than JSON.stringify:
  * in expanded mode this runs once per member.
  */
-function matchesKey(matches: readonly Match[]): string {
+export function matchesKey(matches: readonly Match[]): string {
   let k = '';
   for (const m of matches) {
     switch (m.kind) {
@@ -284,16 +284,16 @@ function planSet(planCache: PlanCache, model: Model, ref: SetRef, doAggregate: b
 }
 
 /** A set's entries: hash:net cannot hold /0, so it becomes its two halves. */
-function setMembers(list: AddressList, doAggregate: boolean): AddressList {
+export function setMembers(list: AddressList, doAggregate: boolean): AddressList {
   if (!doAggregate && !list.hasZeroLength()) return list;
   const split = list.prefixes().flatMap(splitZeroLength);
   // Aggregation would merge the two halves of a split /0 back into /0, which hash:net refuses.
   return AddressList.of(doAggregate ? aggregate(split).flatMap(splitZeroLength) : split);
 }
 
-type ChainKeys = Record<Direction, Record<Family, string | undefined>>;
+export type ChainKeys = Record<Direction, Record<Family, string | undefined>>;
 
-function planPortFamily(port: Port, family: Family, chainKeys: ReadonlyMap<string, ChainKeys>): PortFamilyPlan {
+export function planPortFamily(port: Port, family: Family, chainKeys: ReadonlyMap<string, ChainKeys>): PortFamilyPlan {
   // Plain loops and pushes: this runs twice for every port of every host.
   const chainsOf = (d: Direction): string[] => {
     const keys: string[] = [];
@@ -381,7 +381,7 @@ const samePrefix = (a: Prefix, b: Prefix): boolean => a.family === b.family && a
  * does not renumber the zones of existing ports (and so does not break their connections);
  * `conntrack_zone` pins it.
  */
-function planZones(filtered: readonly Port[], driver: FirewallDriver): ZonePlan[] {
+export function planZones(filtered: readonly Port[], driver: FirewallDriver): ZonePlan[] {
   interface Pending {
     key: string;
     ports: Port[];

@@ -36,7 +36,7 @@ export const ADDRESS_GROUP_IDS = ['ag-1', 'ag-2'] as const;
 /** Port ids: short ones (default device tap<id>), and two long ones sharing a long prefix but not their first 11 characters (the hybrid driver names qvb/qbr devices from those). */
 export const PORT_IDS = ['p1', 'p2', 'p3', 'p4', 'bbbbbbbb-2222-4222-8222-000000000001', 'bbbbbbbb-2322-4222-8222-000000000002'] as const;
 
-const PORT_MACS = ['fa:16:3e:00:00:01', 'fa:16:3e:00:00:02', 'fa:16:3e:00:00:03', 'fa:16:3e:00:00:04', 'fa:16:3e:00:00:05', 'fa:16:3e:00:00:06'];
+export const PORT_MACS = ['fa:16:3e:00:00:01', 'fa:16:3e:00:00:02', 'fa:16:3e:00:00:03', 'fa:16:3e:00:00:04', 'fa:16:3e:00:00:05', 'fa:16:3e:00:00:06'];
 const PAIR_MACS = ['fa:16:3e:aa:00:01', 'fa:16:3e:aa:00:02'];
 const MEMBER_MACS = ['fa:16:3e:bb:00:01', 'fa:16:3e:bb:00:02'];
 /** MACs that belong to nobody: spoofed senders. */
@@ -48,16 +48,16 @@ const RULE_PREFIXES: Readonly<Record<Family, readonly string[]>> = {
   6: ['2001:db8::/32', '2001:db8::a/127', '2001:db8:5::/64', '::/0', '2001:db8::11', '2001:DB8:0:0::12/128'],
 };
 /** sg_member_ips entries (other hosts): hosts, a prefix, and rarely /0. */
-const MEMBER_ADDRESSES: Readonly<Record<Family, readonly string[]>> = {
+export const MEMBER_ADDRESSES: Readonly<Record<Family, readonly string[]>> = {
   4: ['198.51.100.1', '198.51.100.2', '198.51.100.3', '198.51.100.64/26', '192.0.2.21', '0.0.0.0/0'],
   6: ['2001:db8:5::1', '2001:db8:5::2', '2001:db8:5::/64', '2001:db8::15', '::/0'],
 };
-const ADDRESS_GROUP_ADDRESSES = ['192.0.2.0/24', '198.51.100.7', '203.0.113.0/25', '2001:db8::/48', '2001:db8:5::9', '198.51.100.9/30', '0.0.0.0/0', '::/0'];
+export const ADDRESS_GROUP_ADDRESSES = ['192.0.2.0/24', '198.51.100.7', '203.0.113.0/25', '2001:db8::/48', '2001:db8:5::9', '198.51.100.9/30', '0.0.0.0/0', '::/0'];
 /**
  * Allowed address pairs: hosts, prefixes (with host bits), rarely /0, and two that repeat what
  * port p1 already has (its first fixed IP, its MAC's link-local address).
  */
-const PAIR_ADDRESSES = [
+export const PAIR_ADDRESSES = [
   '203.0.113.5', '203.0.113.0/28', '203.0.113.21/30', '2001:db8:a::1', '2001:db8:a::/64', '2001:db8:b::7/120', '0.0.0.0/0',
   '192.0.2.10', 'fe80::f816:3eff:fe00:1',
 ];
@@ -213,7 +213,7 @@ export function fixedIp(family: Family, slot: number, k: number): string {
   return family === 4 ? `192.0.2.${n}` : `2001:db8::${n.toString(16)}`;
 }
 
-function ruleJson(r: RuleSpec, self: string, groupRefs: readonly string[], addressGroupRefs: readonly string[]): { [k: string]: Json } {
+export function ruleJson(r: RuleSpec, self: string, groupRefs: readonly string[], addressGroupRefs: readonly string[]): { [k: string]: Json } {
   const out: { [k: string]: Json } = { direction: r.direction };
   if (r.ethertype !== undefined) out['ethertype'] = r.ethertype;
   const family: Family = r.ethertype === 'IPv6' || r.ethertype === 'ipv6' ? 6 : 4;

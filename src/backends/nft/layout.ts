@@ -63,7 +63,8 @@ import { dropCovered } from '../../net/cidr.js';
 import { hybridBridge } from '../../model/devices.js';
 import { checkPrefix, nftObjectKey } from '../shared/names.js';
 import type { Direction } from '../../model/types.js';
-import type { CommentKey, HostPlan, Match, PortPlan, Rule, SetPlan, SetRef, Step } from '../../plan/ir.js';
+import type { CommentKey, HostPlan, Match, PortPlan, Rule, SetPlan, SetRef, Step, ZonePlan } from '../../plan/ir.js';
+import type { AddressList } from '../../net/list.js';
 import { type SetNames, checkName, comment, element, hash32, hex32, ifname, ruleTexts } from './syntax.js';
 
 export interface NftOptions {
@@ -207,7 +208,7 @@ export function layoutNft(plan: HostPlan, o: NftOptions): NftLayout {
       membership: false,
     });
   }
-  const zones = zoneBridges(plan);
+  const zones = zoneBridges(plan.zones);
   sets.push({ kind: 'map', name: 'zone_bridges', spec: ['typeof iifname : ct zone'], elements: zones.zoned, membership: false });
   sets.push({ kind: 'set', name: 'notrack_bridges', spec: ['type ifname'], elements: zones.notrack, membership: false });
   sets.push({
@@ -385,15 +386,7 @@ export function portIndices(ids: readonly string[]): Map<string, number> {
  * overlaps, and a host inside a member prefix is redundant), then hosts and prefixes part ways.
  */
 function membershipSets(s: SetPlan, base: string, comments: boolean): NftSet[] {
-  // Distinct hosts never cover each other: only a set with prefixes needs the covering pass.
-  let hosts: readonly string[];
-  const nets: string[] = [];
-  if (s.members.hostsOnly()) hosts = s.members.entries();
-  else {
-    const h: string[] = [];
-    for (const p of dropCovered(s.members.prefixes())) (isHost(p) ? h : nets).push(element(p));
-    hosts = h;
-  }
+  const { hosts, nets } = membershipElements(s.members);
   const type = `type ipv${s.family}_addr`;
   const what = `${s.kind === 'group' ? 'remote group' : 'address group'} ${s.id}`;
   return [
@@ -402,10 +395,20 @@ function membershipSets(s: SetPlan, base: string, comments: boolean): NftSet[] {
   ];
 }
 
+/** The elements of a plan set's two nft sets: its host addresses and its prefixes, none covered by another. */
+export function membershipElements(members: AddressList): { hosts: readonly string[]; nets: readonly string[] } {
+  // Distinct hosts never cover each other: only a set with prefixes needs the covering pass.
+  if (members.hostsOnly()) return { hosts: members.entries(), nets: [] };
+  const hosts: string[] = [];
+  const nets: string[] = [];
+  for (const p of dropCovered(members.prefixes())) (isHost(p) ? hosts : nets).push(element(p));
+  return { hosts, nets };
+}
+
 /** Bridges whose traffic gets a conntrack zone or no tracking, each bridge once; stateless ports. */
-function zoneBridges(plan: HostPlan): { zoned: string[]; notrack: string[]; notrackPorts: string[] } {
+export function zoneBridges(zones: readonly ZonePlan[]): { zoned: string[]; notrack: string[]; notrackPorts: string[] } {
   const seen = new Map<string, number | 'notrack'>();
-  for (const z of plan.zones) {
+  for (const z of zones) {
     // hybrid: each port has its own bridge.
     const bridges = z.bridge !== undefined ? [z.bridge] : z.ports.map((p) => hybridBridge(p.id));
     for (const b of bridges) {
@@ -418,7 +421,7 @@ function zoneBridges(plan: HostPlan): { zoned: string[]; notrack: string[]; notr
   return {
     zoned: sorted.flatMap(([b, z]) => (z === 'notrack' ? [] : [`${ifname(b)} : ${z}`])),
     notrack: sorted.flatMap(([b, z]) => (z === 'notrack' ? [ifname(b)] : [])),
-    notrackPorts: plan.zones.flatMap((z) => (z.zone === 'notrack' ? z.ports.map((p) => p.id) : [])).sort(),
+    notrackPorts: zones.flatMap((z) => (z.zone === 'notrack' ? z.ports.map((p) => p.id) : [])).sort(),
   };
 }
 
