@@ -6,7 +6,8 @@
  *   2. every new or changed chain flushed and its rules added whole (no window where a packet
  *      sees a half-written chain: the transaction commits at once);
  *   3. set and map elements: `delete element` of what went or changed value, then `add element`;
- *   4. vanished chains flushed, then deleted; vanished sets, maps and tables deleted last.
+ *   4. vanished chains flushed, then deleted (all flushed first: they may jump to each other);
+ *      vanished sets, maps and tables deleted last.
  *
  * A chain that a verdict-map element referenced is deleted in the same transaction that deletes
  * the element: kernel 6.18 with nft 1.0.6 accepts that (kube-proxy splits it for kernels before
@@ -83,10 +84,10 @@ function tableDelta(id: string, have: NftTableState, want: NftTableState, out: O
     const flushes = [...have.chains].filter(([, c]) => referencesAny(c.rules, retyped)).map(([n]) => `flush chain ${id} ${n}`);
     out.declare.unshift(...flushes);
   }
-  for (const name of [...have.chains.keys()].sort()) {
-    if (want.chains.has(name)) continue;
-    out.removals.push(`flush chain ${id} ${name}`, `delete chain ${id} ${name}`);
-  }
+  // Vanishing chains may jump to each other: all are flushed before any is deleted.
+  const gone = [...have.chains.keys()].filter((n) => !want.chains.has(n)).sort();
+  for (const name of gone) out.removals.push(`flush chain ${id} ${name}`);
+  for (const name of gone) out.removals.push(`delete chain ${id} ${name}`);
   for (const name of [...have.sets.keys()].sort()) {
     if (!want.sets.has(name)) out.removals.push(`delete ${have.sets.get(name)!.kind} ${id} ${name}`);
   }

@@ -15,8 +15,9 @@ import { compile } from '../../src/compile.js';
 import { diff } from '../../src/delta/diff.js';
 import type { CompileOptions } from '../../src/compile.js';
 import { modelJson, modelSpecArb } from '../support/arbitraries.js';
-import { type Edit, EDIT_KINDS, editArb, editChainArb } from '../support/edits.js';
-import { type IptablesHost, applyIptablesBackend, dumpIptablesHost, emptyIptablesHost } from '../support/apply/host.js';
+import { type Edit, editArb, editChainArb } from '../support/edits.js';
+import { type IptablesHost, applyIptablesBackend, applyNftBackend, dumpIptablesHost, emptyIptablesHost } from '../support/apply/host.js';
+import { type NftState, emptyNft, nftList } from '../support/apply/nft.js';
 import { unwrap } from '../support/apply/result.js';
 import { MODES, RUNS } from '../support/property-runs.js';
 import { reordered } from '../support/shuffle.js';
@@ -76,6 +77,41 @@ describe.each(MODES)('iptables backend, $remoteGroups mode, $driver driver', (mo
   });
 });
 
+const loadNft = (state: NftState, files: Files): NftState => unwrap(applyNftBackend(state, [{ name: 'ruleset.nft', text: files['ruleset.nft']! }]));
+const nftFull = (model: unknown, o: CompileOptions): string => nftList(loadNft(emptyNft(), compile(model, o).files));
+const applyNftDelta = (state: NftState, files: Files): NftState => unwrap(applyNftBackend(state, [{ name: 'delta.nft', text: files['delta.nft']! }]));
+
+describe.each(MODES)('nft backend, $remoteGroups mode, $driver driver', (mode) => {
+  const o: CompileOptions = { ...mode, backend: 'nft' };
+  test.each(SEEDS)('full(old) + diff(old, new) = full(new) for every kind of edit (seed %s)', (seed) => {
+    fc.assert(
+      fc.property(
+        modelSpecArb.chain((spec) => editArb(spec).map((edit) => ({ spec, edit }))),
+        ({ spec, edit }: { spec: Parameters<typeof modelJson>[0]; edit: Edit }) => {
+          const old = modelJson(spec);
+          const next = modelJson(edit.spec);
+          const loaded = loadNft(emptyNft(), compile(old, o).files);
+          expect(nftList(applyNftDelta(loaded, diff(old, next, o).files))).toBe(nftFull(next, o));
+        },
+      ),
+      { numRuns: RUNS, ...(seed !== undefined && { seed }) },
+    );
+  });
+
+  test('diff(a, b) then diff(b, c) gives full(c)', () => {
+    fc.assert(
+      fc.property(editChainArb(2), ({ start, edits }) => {
+        const [a, b, c] = [start, edits[0]!.spec, edits[1]!.spec].map(modelJson);
+        let state = loadNft(emptyNft(), compile(a, o).files);
+        state = applyNftDelta(state, diff(a, b, o).files);
+        state = applyNftDelta(state, diff(b, c, o).files);
+        expect(nftList(state)).toBe(nftFull(c, o));
+      }),
+      { numRuns: Math.ceil(RUNS / 2), seed: 7 },
+    );
+  });
+});
+
 describe('nothing to do', () => {
   test('diff(m, m) is empty, and so is the diff of the same model in another input order', () => {
     fc.assert(
@@ -92,4 +128,3 @@ describe('nothing to do', () => {
   });
 });
 
-export { EDIT_KINDS };
