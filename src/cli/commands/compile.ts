@@ -1,0 +1,69 @@
+/** `sgnf compile`: print the ruleset files, or write them into a directory (per host with --each-host). */
+import { join } from 'node:path';
+import { type CommandLine, UsageError, parseOptions } from '../args.js';
+import { type Command, EXIT_BAD_INPUT, FORMAT_OPTION, modelFile } from '../command.js';
+import { COMPILE_FLAGS, compileOptions } from '../compile-options.js';
+import { hostDirs, readModel, sections, warn, writeFiles } from '../io.js';
+import { prepare } from '../../compile.js';
+import { ModelError } from '../../model/errors.js';
+
+const OPTIONS = {
+  ...COMPILE_FLAGS,
+  out: { type: 'string', short: 'o', arg: 'DIR', describe: 'write ipset.restore, iptables.v4, iptables.v6 (nft: ruleset.nft, sets.nft) into DIR' },
+  'each-host': { type: 'boolean', describe: 'compile every binding:host_id of the model into DIR/<host>/ (needs -o)' },
+  format: FORMAT_OPTION,
+} as const;
+
+export const command: Command = {
+  usage: 'compile [model.json | -] [-o DIR] [options]',
+  description:
+    'Compile a model. Without -o the files are printed, each section starting with a line "# ==== NAME ====".\n' +
+    'Apply the ipset script first, then iptables-restore and ip6tables-restore\n' +
+    '(or, with --backend nft, `nft -f ruleset.nft`; later membership changes: `nft -f sets.nft`).',
+  options: OPTIONS,
+  run(args) {
+    const line = parseOptions(OPTIONS, args, 1);
+    if (line.values.format !== 'json') return compile(line);
+    // Agents asked for JSON: bad input is a JSON object too (on standard error, as always).
+    try {
+      return compile(line);
+    } catch (e) {
+      if (!(e instanceof ModelError) && !(e instanceof UsageError)) throw e;
+      const error = e instanceof ModelError ? { error: 'invalid model', issues: e.issues } : { error: 'usage', message: e.message };
+      process.stderr.write(`${JSON.stringify(error)}\n`);
+      return EXIT_BAD_INPUT;
+    }
+  },
+};
+
+function compile({ values: a, positionals }: CommandLine<typeof OPTIONS>): number {
+  const json = a.format === 'json';
+  const options = compileOptions(a);
+  if (a['each-host']) {
+    if (a.out === undefined) throw new UsageError('--each-host needs -o DIR');
+    if (a.host !== undefined) throw new UsageError('--each-host and --host exclude each other');
+    const prepared = prepare(readModel(modelFile(positionals)));
+    // Compile everything before writing anything: no partial output on an error.
+    const results = hostDirs(prepared).map((host) => [host, prepared.compile({ ...options, host })] as const);
+    const diagnostics = results[0]?.[1].diagnostics ?? [];
+    warn(diagnostics);
+    const written = results.map(([host, result]) => [host, writeFiles(join(a.out!, host), result.files), result.stats] as const);
+    if (json) {
+      const hostsOut = Object.fromEntries(written.map(([host, files, stats]) => [host, { written: files, stats }]));
+      process.stdout.write(`${JSON.stringify({ hosts: hostsOut, diagnostics })}\n`);
+    }
+    return 0;
+  }
+  const result = prepare(readModel(modelFile(positionals))).compile(options);
+  warn(result.diagnostics);
+  const { stats, diagnostics } = result;
+  if (a.out !== undefined) {
+    const written = writeFiles(a.out, result.files);
+    if (json) process.stdout.write(`${JSON.stringify({ written, stats, diagnostics })}\n`);
+  } else if (json) {
+    process.stdout.write(`${JSON.stringify({ files: result.files, stats, diagnostics })}\n`);
+  } else {
+    process.stdout.write(sections(result.files));
+  }
+  return 0;
+}

@@ -1,0 +1,64 @@
+/** What the commands read and write: the model file, output directories, warnings. */
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { UsageError } from './args.js';
+import type { PreparedModel } from '../compile.js';
+import { ModelError } from '../model/errors.js';
+import type { Diagnostic } from '../model/types.js';
+import { printable } from '../net/ip.js';
+
+/** The model JSON of a file, or of standard input for `-`. A UTF-8 byte-order mark is skipped. */
+export function readModel(file: string): unknown {
+  const what = file === '-' ? 'standard input' : file;
+  let text: string;
+  try {
+    text = readFileSync(file === '-' ? 0 : file, 'utf8');
+  } catch (e) {
+    throw new UsageError(`cannot read ${what}: ${(e as Error).message}`);
+  }
+  // Some editors start UTF-8 files with a byte-order mark, which JSON.parse refuses.
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new UsageError(`${what} is not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+/** Write every file next to its final name first, then rename: no half-written ruleset. */
+export function writeFiles(dir: string, files: Readonly<Record<string, string>>): string[] {
+  mkdirSync(dir, { recursive: true });
+  const staged = Object.entries(files).map(([name, text]) => {
+    const tmp = join(dir, `.${name}.${process.pid}.tmp`);
+    writeFileSync(tmp, text);
+    return [tmp, join(dir, name)] as const;
+  });
+  for (const [tmp, final] of staged) renameSync(tmp, final);
+  return staged.map(([, final]) => final);
+}
+
+export function warn(diagnostics: readonly Diagnostic[]): void {
+  for (const d of diagnostics) process.stderr.write(`sgnf: warning: ${d.path}: ${d.message}\n`);
+}
+
+/** A host name that can name a directory (--each-host). */
+const HOST_DIR = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+/** The hosts of a cloud-wide model, sorted, for --each-host: every device bound, every host a directory name. */
+export function hostDirs(prepared: PreparedModel): string[] {
+  const hosts = new Set<string>();
+  for (const p of prepared.cloud.ports) {
+    const path = `$.devices[${JSON.stringify(p.id)}]["binding:host_id"]`;
+    if (p.host === undefined) throw new ModelError([{ path, message: 'is required with --each-host' }]);
+    if (!HOST_DIR.test(p.host)) throw new ModelError([{ path, message: `host name "${printable(p.host)}" cannot name a directory` }]);
+    hosts.add(p.host);
+  }
+  return [...hosts].sort();
+}
+
+/** The files as sections of one text, each starting with a line `# ==== NAME ====`. */
+export function sections(files: Readonly<Record<string, string>>): string {
+  return Object.entries(files)
+    .map(([name, text]) => `# ==== ${name} ====\n${text}`)
+    .join('\n');
+}
