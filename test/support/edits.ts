@@ -78,6 +78,9 @@ function applyEdit(spec: ModelSpec, kind: EditKind, n: number, extra: { rule: Gr
       const slot = n % spec.members.length;
       const family = (n >> 3) % 2 === 0 ? 4 : 6;
       const key = family === 4 ? 'v4' : 'v6';
+      // A slot with neither a group nor members is no group at all: giving it members would add a
+      // group id, which modelJson's reference pool would then hand to other rules.
+      if (spec.members[slot] === null && !spec.groups[slot]) return { kind, group: slot, family, spec };
       const m: MemberSpec = spec.members[slot] ?? { v4: [], v6: [] };
       if (kind === 'memberAdd') return { kind, group: slot, family, spec: { ...spec, members: replaceAt(spec.members, slot, { ...m, [key]: [...m[key], extra.member] }) } };
       if (m[key].length === 0) return { kind, group: slot, family, spec };
