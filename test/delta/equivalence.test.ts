@@ -112,6 +112,26 @@ describe.each(MODES)('nft backend, $remoteGroups mode, $driver driver', (mode) =
   });
 });
 
+describe('large membership changes', () => {
+  const model = (members: string[]) => ({
+    security_groups: { g: { rules: [{ direction: 'ingress', remote_group_id: 'g' }] } },
+    sg_member_ips: { g: { IPv4: members } },
+    devices: { p1: { mac_address: 'fa:16:3e:00:00:01', fixed_ips: ['192.0.2.1'], security_groups: ['g'] } },
+  });
+  const hosts = (from: number, n: number) => Array.from({ length: n }, (_, i) => `198.51.${100 + ((from + i) >> 8)}.${(from + i) & 255}`);
+
+  test.each([
+    ['a few changes: del and add lines', hosts(0, 100), [...hosts(1, 99), '203.0.113.1'], /^del /m],
+    ['most members replaced: refilled under the temporary name and swapped in', hosts(0, 100), hosts(500, 60), /^swap sgnf-G4-g sgnf-g4-g$/m],
+    ['every member gone', hosts(0, 40), [], /^swap /m],
+  ] as const)('%s', (_, before, after, shape) => {
+    const d = diff(model([...before]), model([...after]));
+    expect(d.files['ipset.delta']).toMatch(shape);
+    const host = applyDelta(loadFull(emptyIptablesHost(), compile(model([...before])).files), d.files);
+    expect(dump(host)).toBe(fullState(model([...after]), {}));
+  });
+});
+
 describe('nothing to do', () => {
   test('diff(m, m) is empty, and so is the diff of the same model in another input order', () => {
     fc.assert(
