@@ -1,7 +1,7 @@
 export { compile, prepare, OUTPUT_FILES } from './compile.js';
 export type { Backend, CompileOptions, CompileResult, CompileStats, PreparedModel } from './compile.js';
-export { ModelError } from './model/errors.js';
-export type { Issue } from './model/errors.js';
+export { ISSUE_CODES, ModelError, WARNING_CODES } from './model/errors.js';
+export type { Issue, IssueCode, WarningCode } from './model/errors.js';
 export { parseCloud, parseModel } from './model/parse.js';
 export { selectHost } from './model/select-host.js';
 export type { CloudModel } from './model/parse.js';

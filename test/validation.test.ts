@@ -231,8 +231,8 @@ describe('unknown fields from real Neutron payloads', () => {
     };
     const r = compile(model);
     expect(r.diagnostics).toEqual([
-      { level: 'warning', path: '$.security_groups.sg.rules[0].colour', message: 'unknown field "colour" ignored' },
-      { level: 'warning', path: '$.devices["p-1"].binding', message: 'unknown field "binding" ignored' },
+      { code: 'unknown-field', level: 'warning', path: '$.security_groups.sg.rules[0].colour', message: 'unknown field "colour" ignored' },
+      { code: 'unknown-field', level: 'warning', path: '$.devices["p-1"].binding', message: 'unknown field "binding" ignored' },
     ]);
   });
 });

@@ -49,8 +49,8 @@ export function hostDirs(prepared: PreparedModel): string[] {
   const hosts = new Set<string>();
   for (const p of prepared.cloud.ports) {
     const path = `$.devices[${JSON.stringify(p.id)}]["binding:host_id"]`;
-    if (p.host === undefined) throw new ModelError([{ path, message: 'is required with --each-host' }]);
-    if (!HOST_DIR.test(p.host)) throw new ModelError([{ path, message: `host name "${printable(p.host)}" cannot name a directory` }]);
+    if (p.host === undefined) throw new ModelError([{ code: 'required', path, message: 'is required with --each-host' }]);
+    if (!HOST_DIR.test(p.host)) throw new ModelError([{ code: 'bad-host-name', path, message: `host name "${printable(p.host)}" cannot name a directory` }]);
     hosts.add(p.host);
   }
   return [...hosts].sort();

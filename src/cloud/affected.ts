@@ -222,7 +222,7 @@ function checkBound(state: CloudState, which: string): void {
   const unbound = state.model.unboundPorts;
   if (unbound.length === 0) return;
   throw new ModelError(
-    unbound.map((p) => ({ path: child(child('$.devices', p.id), 'binding:host_id'), message: `is required to tell which hosts a change affects (${which} model)` })),
+    unbound.map((p) => ({ code: 'required' as const, path: child(child('$.devices', p.id), 'binding:host_id'), message: `is required to tell which hosts a change affects (${which} model)` })),
   );
 }
 

@@ -15,18 +15,18 @@ export type ZeroLengthWarning = (group: string, family: Family, path: string) =>
 export function parseMemberIps(c: Collector, group: string, v: Json, out: AddressListBuilder, warnZeroLength: ZeroLengthWarning): void {
   const path = child('$.sg_member_ips', group);
   if (!isObj(v)) {
-    c.error(path, 'must be an object {"IPv4": [...], "IPv6": [...]}');
+    c.error('not-an-object', path, 'must be an object {"IPv4": [...], "IPv6": [...]}');
     return;
   }
   for (const [k, list] of Object.entries(v)) {
     const kp = child(path, k);
     const family = ethertypeFamily(k);
     if (family === undefined) {
-      c.error(kp, 'member lists are keyed by ethertype: "IPv4" or "IPv6"');
+      c.error('bad-value', kp, 'member lists are keyed by ethertype: "IPv4" or "IPv6"');
       continue;
     }
     if (!Array.isArray(list)) {
-      c.error(kp, 'must be a list of members ("ip" or ["ip", "mac"])');
+      c.error('not-a-list', kp, 'must be a list of members ("ip" or ["ip", "mac"])');
       continue;
     }
     // A plain loop, paths built only for errors: this runs once per member, millions of times.
@@ -37,13 +37,13 @@ export function parseMemberIps(c: Collector, group: string, v: Json, out: Addres
       if (pair) {
         const mac = m[1];
         if (m.length > 2 || (mac !== undefined && mac !== null && (typeof mac !== 'string' || parseMac(mac) === undefined))) {
-          c.error(child(kp, i), 'a member is "ip" or ["ip", "mac"] with a valid MAC address');
+          c.error('bad-member', child(kp, i), 'a member is "ip" or ["ip", "mac"] with a valid MAC address');
           continue;
         }
       }
       const f = typeof ipText === 'string' ? out.scan(ipText) : 'must be an IP address or prefix';
-      if (typeof f === 'string') c.error(memberPath(kp, i, pair), f);
-      else if (f !== family) c.error(memberPath(kp, i, pair), `${printable(ipText as string)} is not an IPv${family} address`);
+      if (typeof f === 'string') c.error('bad-address', memberPath(kp, i, pair), f);
+      else if (f !== family) c.error('family-mismatch', memberPath(kp, i, pair), `${printable(ipText as string)} is not an IPv${family} address`);
       else {
         if (out.pendingLength === 0) warnZeroLength(group, family, memberPath(kp, i, pair));
         out.commit();
@@ -63,13 +63,13 @@ export function parseAddressGroup(c: Collector, path: string, v: Json): AddressL
     path = child(path, 'addresses');
   }
   if (!Array.isArray(list)) {
-    c.error(path, 'must be a list of IP addresses or prefixes');
+    c.error('not-a-list', path, 'must be a list of IP addresses or prefixes');
     return AddressList.EMPTY;
   }
   const out = new AddressListBuilder();
   list.forEach((a, i) => {
     const f = typeof a === 'string' ? out.scan(a) : 'must be an IP address or prefix string';
-    if (typeof f === 'string') c.error(child(path, i), f);
+    if (typeof f === 'string') c.error('bad-address', child(path, i), f);
     else out.commit();
   });
   return out.build();

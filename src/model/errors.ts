@@ -1,5 +1,51 @@
+/**
+ * The machine-readable kind of every problem in the input (`Issue.code`). Stable: a code is never
+ * renamed or reused for another kind of problem; new ones may be added. The README lists them.
+ */
+export const ISSUE_CODES = [
+  'not-an-object',
+  'not-a-list',
+  'not-a-string',
+  'not-a-boolean',
+  'not-an-integer',
+  'required',
+  'misspelled-field',
+  'bad-value',
+  'out-of-range',
+  'bad-id',
+  'bad-address',
+  'bad-mac',
+  'bad-member',
+  'bad-interface-name',
+  'family-mismatch',
+  'unknown-protocol',
+  'bad-port-range',
+  'conflicting-remotes',
+  'wrong-direction',
+  'unknown-group',
+  'unknown-address-group',
+  'mixed-stateful',
+  'port-security-conflict',
+  'duplicate-device',
+  'zone-conflict',
+  'zones-exhausted',
+  'set-too-large',
+  'name-collision',
+  'bad-option',
+  'bad-host-name',
+] as const;
+
+export type IssueCode = (typeof ISSUE_CODES)[number];
+
+/** The machine-readable kind of every warning (`Diagnostic.code`), stable like ISSUE_CODES. */
+export const WARNING_CODES = ['unknown-field', 'any-address-member'] as const;
+
+export type WarningCode = (typeof WARNING_CODES)[number];
+
 /** Every problem in the input, each with the JSON path of the offending field. */
 export interface Issue {
+  /** What kind of problem (see ISSUE_CODES). */
+  readonly code: IssueCode;
   /** JSON path, e.g. `$.security_groups["web"].rules[2].port_range_max`. */
   readonly path: string;
   readonly message: string;

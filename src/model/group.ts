@@ -36,15 +36,15 @@ export function parseGroup(c: Collector, id: string, v: Json, ids: KnownIds): Se
     rulesPath = child(path, key);
     const s = v['stateful'];
     if (s !== undefined && s !== null) {
-      if (typeof s !== 'boolean') c.error(child(path, 'stateful'), 'must be true or false');
+      if (typeof s !== 'boolean') c.error('not-a-boolean', child(path, 'stateful'), 'must be true or false');
       else stateful = s;
     }
   } else {
-    c.error(path, 'must be an object ({"stateful": ..., "rules": [...]}) or a list of rules');
+    c.error('not-an-object', path, 'must be an object ({"stateful": ..., "rules": [...]}) or a list of rules');
     return undefined;
   }
   if (!Array.isArray(rulesJson)) {
-    c.error(rulesPath, 'must be a list of rules');
+    c.error('not-a-list', rulesPath, 'must be a list of rules');
     return undefined;
   }
   const rules: GroupRule[] = [];
@@ -53,14 +53,14 @@ export function parseGroup(c: Collector, id: string, v: Json, ids: KnownIds): Se
   rulesJson.forEach((r, i) => {
     const rp = child(rulesPath, i);
     if (!isObj(r)) {
-      c.error(rp, 'must be an object');
+      c.error('not-an-object', rp, 'must be an object');
       return;
     }
     const s = r['stateful'];
     if (s !== undefined && s !== null) {
-      if (typeof s !== 'boolean') c.error(child(rp, 'stateful'), 'must be true or false');
-      else if (stateful !== undefined && s !== stateful) c.error(child(rp, 'stateful'), `contradicts the group's "stateful": ${stateful}`);
-      else if (ruleStateful !== undefined && s !== ruleStateful) c.error(child(rp, 'stateful'), 'rules of one group must agree on "stateful"');
+      if (typeof s !== 'boolean') c.error('not-a-boolean', child(rp, 'stateful'), 'must be true or false');
+      else if (stateful !== undefined && s !== stateful) c.error('mixed-stateful', child(rp, 'stateful'), `contradicts the group's "stateful": ${stateful}`);
+      else if (ruleStateful !== undefined && s !== ruleStateful) c.error('mixed-stateful', child(rp, 'stateful'), 'rules of one group must agree on "stateful"');
       else ruleStateful = s;
     }
     const rule = parseRule(c, rp, r, { group: id, index: i }, ids);
@@ -108,12 +108,13 @@ function parseRule(c: Collector, path: string, r: Obj, origin: { group: string; 
   const dir = r['direction'];
   let direction: Direction = 'ingress';
   if (dir === 'ingress' || dir === 'egress') direction = dir;
-  else c.error(child(path, 'direction'), dir === undefined ? 'is required ("ingress" or "egress")' : 'must be "ingress" or "egress"');
+  else if (dir === undefined) c.error('required', child(path, 'direction'), 'is required ("ingress" or "egress")');
+  else c.error('bad-value', child(path, 'direction'), 'must be "ingress" or "egress"');
 
   let family: Family = 4;
   if (has(r, 'ethertype') && r['ethertype'] !== null) {
     const f = ethertypeFamily(r['ethertype']);
-    if (f === undefined) c.error(child(path, 'ethertype'), 'must be "IPv4" or "IPv6"');
+    if (f === undefined) c.error('bad-value', child(path, 'ethertype'), 'must be "IPv4" or "IPv6"');
     else family = f;
   }
 
@@ -136,13 +137,13 @@ function parseProtocol(c: Collector, path: string, pv: Json | undefined, family:
     } else if (typeof pv === 'string' && Object.prototype.hasOwnProperty.call(PROTOCOL_NUMBERS, pv.toLowerCase())) {
       protocol = PROTOCOL_NUMBERS[pv.toLowerCase()];
     } else {
-      c.error(child(path, 'protocol'), `${describe(pv)} is not a known protocol (a name such as tcp, udp, icmp, ipv6-icmp, or a number 0 to 255)`);
+      c.error('unknown-protocol', child(path, 'protocol'), `${describe(pv)} is not a known protocol (a name such as tcp, udp, icmp, ipv6-icmp, or a number 0 to 255)`);
     }
   }
   if (protocol === 0) protocol = undefined;
   if (family === 6 && protocol === ICMP) protocol = ICMPV6;
   if (family === 4 && protocol !== undefined && IPV6_ONLY_PROTOCOLS.has(protocol)) {
-    c.error(child(path, 'protocol'), `protocol ${typeof pv === 'string' ? printable(pv) : describe(pv)} exists only in IPv6 but the rule's ethertype is IPv4`);
+    c.error('family-mismatch', child(path, 'protocol'), `protocol ${typeof pv === 'string' ? printable(pv) : describe(pv)} exists only in IPv6 but the rule's ethertype is IPv4`);
   }
   return protocol;
 }
@@ -158,32 +159,32 @@ function parsePortRange(
   const maxV = r['port_range_max'];
   const min = minV === undefined || minV === null ? undefined : intValue(minV);
   const max = maxV === undefined || maxV === null ? undefined : intValue(maxV);
-  if (minV !== undefined && minV !== null && min === undefined) c.error(child(path, 'port_range_min'), 'must be an integer');
-  if (maxV !== undefined && maxV !== null && max === undefined) c.error(child(path, 'port_range_max'), 'must be an integer');
+  if (minV !== undefined && minV !== null && min === undefined) c.error('not-an-integer', child(path, 'port_range_min'), 'must be an integer');
+  if (maxV !== undefined && maxV !== null && max === undefined) c.error('not-an-integer', child(path, 'port_range_max'), 'must be an integer');
   let ports: PortRange | undefined;
   let icmp: GroupRule['icmp'];
   if (min === undefined && max === undefined) return { ports, icmp };
   if (protocol === undefined) {
-    c.error(child(path, min !== undefined ? 'port_range_min' : 'port_range_max'), 'a port range needs a protocol with ports (tcp, udp, sctp, dccp, udplite) or icmp');
+    c.error('bad-port-range', child(path, min !== undefined ? 'port_range_min' : 'port_range_max'), 'a port range needs a protocol with ports (tcp, udp, sctp, dccp, udplite) or icmp');
   } else if (isIcmp(protocol)) {
-    if (min === undefined) c.error(child(path, 'port_range_max'), 'an ICMP code (port_range_max) needs an ICMP type (port_range_min)');
+    if (min === undefined) c.error('bad-port-range', child(path, 'port_range_max'), 'an ICMP code (port_range_max) needs an ICMP type (port_range_min)');
     else if (!inRange(c, child(path, 'port_range_min'), min, 0, 255, 'ICMP type')) return { ports, icmp };
     else if (max !== undefined && !inRange(c, child(path, 'port_range_max'), max, 0, 255, 'ICMP code')) return { ports, icmp };
     else if (min === 255 && max === undefined) icmp = undefined; // type 255 with no code: Neutron means any ICMP
-    else if (min === 255) c.error(child(path, 'port_range_min'), 'ICMP type 255 means "any type" to iptables and cannot take a code');
+    else if (min === 255) c.error('bad-port-range', child(path, 'port_range_min'), 'ICMP type 255 means "any type" to iptables and cannot take a code');
     else icmp = { type: min, code: max };
   } else if (PROTOCOLS_WITH_PORTS.has(protocol)) {
-    if (min === undefined) c.error(child(path, 'port_range_max'), 'port_range_max needs port_range_min');
+    if (min === undefined) c.error('bad-port-range', child(path, 'port_range_max'), 'port_range_max needs port_range_min');
     else {
       const hi = max ?? min;
-      if (min < 1 || min > 65535) c.error(child(path, 'port_range_min'), `port ${min} is outside 1 to 65535`);
-      else if (hi < 1 || hi > 65535) c.error(child(path, 'port_range_max'), `port ${hi} is outside 1 to 65535`);
-      else if (min > hi) c.error(child(path, 'port_range_min'), `port_range_min ${min} is greater than port_range_max ${hi}`);
+      if (min < 1 || min > 65535) c.error('out-of-range', child(path, 'port_range_min'), `port ${min} is outside 1 to 65535`);
+      else if (hi < 1 || hi > 65535) c.error('out-of-range', child(path, 'port_range_max'), `port ${hi} is outside 1 to 65535`);
+      else if (min > hi) c.error('bad-port-range', child(path, 'port_range_min'), `port_range_min ${min} is greater than port_range_max ${hi}`);
       else if (!(min === 1 && hi === 65535)) ports = { min, max: hi };
     }
   } else {
     const pv = r['protocol'];
-    c.error(child(path, min !== undefined ? 'port_range_min' : 'port_range_max'), `a port range is not allowed with protocol ${typeof pv === 'string' ? printable(pv) : describe(pv)}, which has no ports`);
+    c.error('bad-port-range', child(path, min !== undefined ? 'port_range_min' : 'port_range_max'), `a port range is not allowed with protocol ${typeof pv === 'string' ? printable(pv) : describe(pv)}, which has no ports`);
   }
   return { ports, icmp };
 }
@@ -193,26 +194,26 @@ function parseRemote(c: Collector, path: string, r: Obj, direction: Direction, f
   const prefixFields = ['remote_ip_prefix', 'source_ip_prefix', 'dest_ip_prefix'].filter((k) => has(r, k) && r[k] !== null);
   const remoteFields = [...prefixFields, ...['remote_group_id', 'remote_address_group_id'].filter((k) => has(r, k) && r[k] !== null)];
   if (remoteFields.length > 1) {
-    c.error(child(path, remoteFields[1]!), `only one of ${remoteFields.join(', ')} may be set`);
+    c.error('conflicting-remotes', child(path, remoteFields[1]!), `only one of ${remoteFields.join(', ')} may be set`);
   } else if (prefixFields.length === 1) {
     const k = prefixFields[0]!;
-    if (k === 'source_ip_prefix' && direction !== 'ingress') c.error(child(path, k), 'source_ip_prefix is only valid on ingress rules (use dest_ip_prefix)');
-    if (k === 'dest_ip_prefix' && direction !== 'egress') c.error(child(path, k), 'dest_ip_prefix is only valid on egress rules (use source_ip_prefix)');
+    if (k === 'source_ip_prefix' && direction !== 'ingress') c.error('wrong-direction', child(path, k), 'source_ip_prefix is only valid on ingress rules (use dest_ip_prefix)');
+    if (k === 'dest_ip_prefix' && direction !== 'egress') c.error('wrong-direction', child(path, k), 'dest_ip_prefix is only valid on egress rules (use source_ip_prefix)');
     const v = r[k];
     const p = typeof v === 'string' ? parsePrefix(v) : 'must be an IP address or prefix string';
-    if (typeof p === 'string') c.error(child(path, k), p);
+    if (typeof p === 'string') c.error('bad-address', child(path, k), p);
     else if (p.prefix.family !== family) {
-      c.error(child(path, k), `${printable(v as string)} is an IPv${p.prefix.family} prefix but the rule's ethertype is IPv${family}`);
+      c.error('family-mismatch', child(path, k), `${printable(v as string)} is an IPv${p.prefix.family} prefix but the rule's ethertype is IPv${family}`);
     } else if (p.prefix.len > 0) return { kind: 'prefix', prefix: p.prefix };
   } else if (has(r, 'remote_group_id') && r['remote_group_id'] !== null) {
     const g = r['remote_group_id'];
-    if (typeof g !== 'string') c.error(child(path, 'remote_group_id'), 'must be a security group id');
-    else if (!ids.groups.has(g) && !ids.memberGroups.has(g)) c.error(child(path, 'remote_group_id'), `unknown remote group "${printable(g)}" (not in security_groups or sg_member_ips)`);
+    if (typeof g !== 'string') c.error('not-a-string', child(path, 'remote_group_id'), 'must be a security group id');
+    else if (!ids.groups.has(g) && !ids.memberGroups.has(g)) c.error('unknown-group', child(path, 'remote_group_id'), `unknown remote group "${printable(g)}" (not in security_groups or sg_member_ips)`);
     else return { kind: 'group', id: g };
   } else if (has(r, 'remote_address_group_id') && r['remote_address_group_id'] !== null) {
     const g = r['remote_address_group_id'];
-    if (typeof g !== 'string') c.error(child(path, 'remote_address_group_id'), 'must be an address group id');
-    else if (!ids.addressGroups.has(g)) c.error(child(path, 'remote_address_group_id'), `unknown address group "${printable(g)}" (not in address_groups)`);
+    if (typeof g !== 'string') c.error('not-a-string', child(path, 'remote_address_group_id'), 'must be an address group id');
+    else if (!ids.addressGroups.has(g)) c.error('unknown-address-group', child(path, 'remote_address_group_id'), `unknown address group "${printable(g)}" (not in address_groups)`);
     else return { kind: 'addressGroup', id: g };
   }
   return { kind: 'any' };

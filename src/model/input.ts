@@ -4,7 +4,7 @@
  */
 import { MODEL_ID_MAX } from '../limits.js';
 import { type Family, printable } from '../net/ip.js';
-import { type Issue, child } from './errors.js';
+import { type Issue, type IssueCode, type WarningCode, child } from './errors.js';
 import { type FieldTable, nearestField } from './fields.js';
 import type { Diagnostic } from './types.js';
 
@@ -20,11 +20,11 @@ export const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
 export class Collector {
   readonly issues: Issue[] = [];
   readonly diagnostics: Diagnostic[] = [];
-  error(path: string, message: string): void {
-    this.issues.push({ path, message });
+  error(code: IssueCode, path: string, message: string): void {
+    this.issues.push({ code, path, message });
   }
-  warn(path: string, message: string): void {
-    this.diagnostics.push({ level: 'warning', path, message });
+  warn(code: WarningCode, path: string, message: string): void {
+    this.diagnostics.push({ code, level: 'warning', path, message });
   }
   /**
    * Check an object's keys against the fields it understands. The path may be given as a
@@ -36,9 +36,9 @@ export class Collector {
       const at = child(typeof path === 'string' ? path : path(), k);
       const near = nearestField(k, table);
       if (near !== undefined) {
-        this.error(at, `unknown field "${printable(k)}" (did you mean "${near}"?)`);
+        this.error('misspelled-field', at, `unknown field "${printable(k)}" (did you mean "${near}"?)`);
       } else {
-        this.warn(at, `unknown field "${printable(k)}" ignored`);
+        this.warn('unknown-field', at, `unknown field "${printable(k)}" ignored`);
       }
     }
   }
@@ -47,6 +47,7 @@ export class Collector {
 export function checkId(c: Collector, path: string, id: string, what: string): boolean {
   if (id.length === 0 || id.length > MODEL_ID_MAX || !SAFE_ID.test(id)) {
     c.error(
+      'bad-id',
       path,
       `${what} "${printable(id)}" is not a valid id (1 to ${MODEL_ID_MAX} characters: letters, digits, ".", "_", ":", "-", starting with a letter or digit)`,
     );
@@ -74,7 +75,7 @@ export function intValue(v: Json | undefined): number | undefined {
 /** Checks `min <= n <= max`; reports `what n is outside min to max` at `path` otherwise. */
 export function inRange(c: Collector, path: string, n: number, min: number, max: number, what: string): boolean {
   if (n >= min && n <= max) return true;
-  c.error(path, `${what} ${n} is outside ${min} to ${max}`);
+  c.error('out-of-range', path, `${what} ${n} is outside ${min} to ${max}`);
   return false;
 }
 

@@ -47,7 +47,7 @@ export interface CloudModel extends Model {
 /** Validate one whole cloud model; every device is in `ports`. */
 export function parseCloud(input: unknown): CloudModel {
   const c = new Collector();
-  if (!isObj(input)) throw new ModelError([{ path: '$', message: 'the model must be a JSON object' }]);
+  if (!isObj(input)) throw new ModelError([{ code: 'not-an-object', path: '$', message: 'the model must be a JSON object' }]);
   c.keys(input, '$', TOP_FIELDS);
 
   const modelOptions = parseOptions(c, input['options']);
@@ -61,7 +61,7 @@ export function parseCloud(input: unknown): CloudModel {
     ['sg_member_ips', memberInput],
     ['devices', devInput],
   ] as const) {
-    if (!isObj(v)) c.error(child('$', k), 'must be an object keyed by id');
+    if (!isObj(v)) c.error('not-an-object', child('$', k), 'must be an object keyed by id');
   }
   const sgObj = isObj(sgInput) ? sgInput : {};
   const agObj = isObj(agInput) ? agInput : {};
@@ -95,7 +95,7 @@ export function parseCloud(input: unknown): CloudModel {
     return b;
   };
   const warnZeroLength = (group: string, family: Family, path: string): void =>
-    c.warn(path, `member ${family === 4 ? '0.0.0.0/0' : '::/0'} of group "${group}" opens every rule that references the group to all addresses`);
+    c.warn('any-address-member', path, `member ${family === 4 ? '0.0.0.0/0' : '::/0'} of group "${group}" opens every rule that references the group to all addresses`);
   for (const id of memberGroupIds) parseMemberIps(c, id, memberObj[id]!, membersOf(id), warnZeroLength);
 
   const rawDevices: RawDevice[] = [];
@@ -104,7 +104,7 @@ export function parseCloud(input: unknown): CloudModel {
     if (!checkId(c, path, id, 'port id')) continue;
     const obj = devObj[id];
     if (!isObj(obj)) {
-      c.error(path, 'must be an object');
+      c.error('not-an-object', path, 'must be an object');
       continue;
     }
     rawDevices.push({ id, path, obj });
@@ -153,7 +153,7 @@ export function parseCloud(input: unknown): CloudModel {
 function parseOptions(c: Collector, v: Json | undefined): Model['options'] {
   if (v === undefined || v === null) return {};
   if (!isObj(v)) {
-    c.error('$.options', 'must be an object');
+    c.error('not-an-object', '$.options', 'must be an object');
     return {};
   }
   c.keys(v, '$.options', OPTION_FIELDS);
@@ -163,11 +163,11 @@ function parseOptions(c: Collector, v: Json | undefined): Model['options'] {
   if (d !== undefined && d !== null) {
     if (d === 'iptables_hybrid' || d === 'hybrid') driver = 'hybrid';
     else if (d === 'iptables' || d === 'linuxbridge') driver = 'linuxbridge';
-    else c.error('$.options.firewall_driver', 'must be "iptables_hybrid" (or "hybrid") or "iptables" (or "linuxbridge")');
+    else c.error('bad-value', '$.options.firewall_driver', 'must be "iptables_hybrid" (or "hybrid") or "iptables" (or "linuxbridge")');
   }
   const e = v['enable_ipset'];
   if (e !== undefined && e !== null) {
-    if (typeof e !== 'boolean') c.error('$.options.enable_ipset', 'must be true or false');
+    if (typeof e !== 'boolean') c.error('not-a-boolean', '$.options.enable_ipset', 'must be true or false');
     else remoteGroups = e ? 'ipset' : 'expanded';
   }
   return { ...(driver && { driver }), ...(remoteGroups && { remoteGroups }) };

@@ -25,50 +25,50 @@ export function parseDevice(c: Collector, raw: RawDevice, groups: ReadonlyMap<st
   const device = parseDeviceName(c, raw);
 
   const owner = obj['device_owner'];
-  if (owner !== undefined && owner !== null && typeof owner !== 'string') c.error(child(path, 'device_owner'), 'must be a string');
+  if (owner !== undefined && owner !== null && typeof owner !== 'string') c.error('not-a-string', child(path, 'device_owner'), 'must be a string');
   const trusted = typeof owner === 'string' && owner.startsWith('network:');
 
   const pse = obj['port_security_enabled'];
   let portSecurity = true;
   if (pse !== undefined && pse !== null) {
-    if (typeof pse !== 'boolean') c.error(child(path, 'port_security_enabled'), 'must be true or false');
+    if (typeof pse !== 'boolean') c.error('not-a-boolean', child(path, 'port_security_enabled'), 'must be true or false');
     else portSecurity = pse;
   }
 
   let mac = '';
   const mv = obj['mac_address'];
   if (typeof mv === 'string' && parseMac(mv) !== undefined) mac = parseMac(mv)!;
-  else if (mv !== undefined && mv !== null) c.error(child(path, 'mac_address'), `${describe(mv)} is not a MAC address`);
-  else if (portSecurity && !trusted) c.error(child(path, 'mac_address'), 'is required for a port with port security');
+  else if (mv !== undefined && mv !== null) c.error('bad-mac', child(path, 'mac_address'), `${describe(mv)} is not a MAC address`);
+  else if (portSecurity && !trusted) c.error('required', child(path, 'mac_address'), 'is required for a port with port security');
 
   const fixedIps = parseFixedIps(c, path, obj['fixed_ips']);
   const addressPairs = parseAddressPairs(c, path, obj['allowed_address_pairs'], mac);
   const groupList = parsePortGroups(c, path, obj['security_groups'], groups);
 
   if (!portSecurity && groupList.length > 0) {
-    c.error(child(path, 'security_groups'), 'a port with port_security_enabled false cannot have security groups');
+    c.error('port-security-conflict', child(path, 'security_groups'), 'a port with port_security_enabled false cannot have security groups');
   }
   if (!portSecurity && addressPairs.length > 0) {
-    c.error(child(path, 'allowed_address_pairs'), 'a port with port_security_enabled false cannot have allowed address pairs');
+    c.error('port-security-conflict', child(path, 'allowed_address_pairs'), 'a port with port_security_enabled false cannot have allowed address pairs');
   }
 
   // Stateful unless its groups are stateless; Neutron's API refuses a mix, and so do we.
   const statefulness = new Set(groupList.map((g) => groups.get(g)?.stateful ?? true));
-  if (statefulness.size > 1) c.error(child(path, 'security_groups'), 'a port cannot mix stateful and stateless security groups');
+  if (statefulness.size > 1) c.error('mixed-stateful', child(path, 'security_groups'), 'a port cannot mix stateful and stateless security groups');
   const stateful = statefulness.size === 0 || statefulness.has(true);
 
   let networkId: string | undefined;
   const nv = obj['network_id'];
   if (nv !== undefined && nv !== null) {
     if (typeof nv === 'string' && checkId(c, child(path, 'network_id'), nv, 'network id')) networkId = nv;
-    else if (typeof nv !== 'string') c.error(child(path, 'network_id'), 'must be a network id');
+    else if (typeof nv !== 'string') c.error('not-a-string', child(path, 'network_id'), 'must be a network id');
   }
   const kind: PortKind = !portSecurity ? 'portSecurityDisabled' : trusted ? 'trusted' : 'filtered';
 
   let host: string | undefined;
   const hv = obj['binding:host_id'];
   if (hv !== undefined && hv !== null && hv !== '') {
-    if (typeof hv !== 'string') c.error(child(path, 'binding:host_id'), 'must be a host name');
+    if (typeof hv !== 'string') c.error('not-a-string', child(path, 'binding:host_id'), 'must be a host name');
     else host = hv;
   }
 
@@ -76,7 +76,8 @@ export function parseDevice(c: Collector, raw: RawDevice, groups: ReadonlyMap<st
   const zv = obj['conntrack_zone'];
   if (zv !== undefined && zv !== null) {
     if (typeof zv !== 'number' || !Number.isInteger(zv) || zv < 1 || zv > CT_ZONE_MAX) {
-      c.error(child(path, 'conntrack_zone'), `must be an integer from 1 to ${CT_ZONE_MAX}`);
+      const code = typeof zv === 'number' && Number.isInteger(zv) ? 'out-of-range' : 'not-an-integer';
+      c.error(code, child(path, 'conntrack_zone'), `must be an integer from 1 to ${CT_ZONE_MAX}`);
     } else pinnedZone = zv;
   }
 
@@ -92,11 +93,11 @@ function parseDeviceName(c: Collector, { id, path, obj }: RawDevice): string {
   // Neutron's RPC payload for the hybrid driver gives the port id as `device`: derive the tap.
   const derived = dv === undefined || dv === null || dv === id;
   if (!derived) {
-    if (typeof dv !== 'string') c.error(child(path, 'device'), 'must be an interface name');
+    if (typeof dv !== 'string') c.error('not-a-string', child(path, 'device'), 'must be an interface name');
     else device = dv;
   }
   if (!isInterfaceName(device)) {
-    c.error(derived ? path : child(path, 'device'), `interface name "${printable(device)}" is not valid (${INTERFACE_NAME_RULE})`);
+    c.error('bad-interface-name', derived ? path : child(path, 'device'), `interface name "${printable(device)}" is not valid (${INTERFACE_NAME_RULE})`);
   }
   return device;
 }
@@ -106,7 +107,7 @@ function parseFixedIps(c: Collector, path: string, fv: Json | undefined): Prefix
   const fixedIps: Prefix[] = [];
   if (fv === undefined || fv === null) return fixedIps;
   if (!Array.isArray(fv)) {
-    c.error(child(path, 'fixed_ips'), 'must be a list of IP addresses');
+    c.error('not-a-list', child(path, 'fixed_ips'), 'must be a list of IP addresses');
     return fixedIps;
   }
   const seen = new Set<string>();
@@ -120,7 +121,7 @@ function parseFixedIps(c: Collector, path: string, fv: Json | undefined): Prefix
       text = f['ip_address'];
     }
     const a = typeof text === 'string' ? parseAddress(text) : undefined;
-    if (!a) c.error(isObj(f) ? child(itemPath(), 'ip_address') : itemPath(), `${describe(text)} is not an IP address`);
+    if (!a) c.error('bad-address', isObj(f) ? child(itemPath(), 'ip_address') : itemPath(), `${describe(text)} is not an IP address`);
     else {
       const p = hostPrefix(a.family, a.addr);
       const k = prefixKey(p);
@@ -138,7 +139,7 @@ function parseAddressPairs(c: Collector, path: string, av: Json | undefined, mac
   const addressPairs: AddressPair[] = [];
   if (av === undefined || av === null) return addressPairs;
   if (!Array.isArray(av)) {
-    c.error(child(path, 'allowed_address_pairs'), 'must be a list of {"ip_address": ..., "mac_address": ...}');
+    c.error('not-a-list', child(path, 'allowed_address_pairs'), 'must be a list of {"ip_address": ..., "mac_address": ...}');
     return addressPairs;
   }
   // A port may have thousands: a plain loop, paths built only for messages.
@@ -146,18 +147,18 @@ function parseAddressPairs(c: Collector, path: string, av: Json | undefined, mac
     const ap = av[i];
     const pp = (): string => child(child(path, 'allowed_address_pairs'), i);
     if (!isObj(ap)) {
-      c.error(pp(), 'must be an object {"ip_address": ..., "mac_address": ...}');
+      c.error('not-an-object', pp(), 'must be an object {"ip_address": ..., "mac_address": ...}');
       continue;
     }
     c.keys(ap, pp, PAIR_FIELDS);
     const ipv = ap['ip_address'];
     const p = typeof ipv === 'string' ? parsePrefix(ipv) : 'is required: an IP address or prefix';
-    if (typeof p === 'string') c.error(child(pp(), 'ip_address'), p);
+    if (typeof p === 'string') c.error(ipv === undefined || ipv === null ? 'required' : 'bad-address', child(pp(), 'ip_address'), p);
     const macv = ap['mac_address'];
     let pairMac = mac;
     if (macv !== undefined && macv !== null) {
       const m = typeof macv === 'string' ? parseMac(macv) : undefined;
-      if (m === undefined) c.error(child(pp(), 'mac_address'), `${describe(macv)} is not a MAC address`);
+      if (m === undefined) c.error('bad-mac', child(pp(), 'mac_address'), `${describe(macv)} is not a MAC address`);
       else pairMac = m;
     }
     if (typeof p !== 'string') addressPairs.push({ prefix: p.prefix, mac: pairMac });
@@ -170,14 +171,14 @@ function parsePortGroups(c: Collector, path: string, gv: Json | undefined, group
   const groupList: string[] = [];
   if (gv === undefined || gv === null) return groupList;
   if (!Array.isArray(gv)) {
-    c.error(child(path, 'security_groups'), 'must be a list of security group ids');
+    c.error('not-a-list', child(path, 'security_groups'), 'must be a list of security group ids');
     return groupList;
   }
   const seen = new Set<string>();
   gv.forEach((g, i) => {
     const gp = child(child(path, 'security_groups'), i);
-    if (typeof g !== 'string') c.error(gp, 'must be a security group id');
-    else if (!groups.has(g)) c.error(gp, `unknown security group "${printable(g)}" (not in security_groups)`);
+    if (typeof g !== 'string') c.error('not-a-string', gp, 'must be a security group id');
+    else if (!groups.has(g)) c.error('unknown-group', gp, `unknown security group "${printable(g)}" (not in security_groups)`);
     else if (!seen.has(g)) {
       seen.add(g);
       groupList.push(g);

@@ -14,7 +14,7 @@ export function selectHost(cloud: CloudModel, host: string | undefined): Model {
   let candidates = cloud.ports;
   if (host !== undefined) {
     for (const port of cloud.unboundPorts) {
-      c.error(child(child('$.devices', port.id), 'binding:host_id'), `is required when compiling for a host (--host ${printable(host)})`);
+      c.error('required', child(child('$.devices', port.id), 'binding:host_id'), `is required when compiling for a host (--host ${printable(host)})`);
     }
     candidates = cloud.portsByHost.get(host) ?? [];
   }
@@ -28,13 +28,14 @@ export function selectHost(cloud: CloudModel, host: string | undefined): Model {
     if (other !== undefined) {
       const given = cloud.namedDevices.has(port.id);
       c.error(
+        'duplicate-device',
         given ? child(path(), 'device') : path(),
         `device name "${port.device}"${given ? '' : ' (derived from the port id)'} is already used by port "${other}"`,
       );
     } else devicesSeen.set(port.device, port.id);
     if (port.pinnedZone !== undefined) {
       const z = zonesSeen.get(port.pinnedZone);
-      if (z !== undefined) c.error(child(path(), 'conntrack_zone'), `zone ${port.pinnedZone} is already pinned by port "${z}"`);
+      if (z !== undefined) c.error('zone-conflict', child(path(), 'conntrack_zone'), `zone ${port.pinnedZone} is already pinned by port "${z}"`);
       else zonesSeen.set(port.pinnedZone, port.id);
     }
     ports.push(port);

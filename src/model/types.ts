@@ -6,6 +6,7 @@
  */
 import type { Family, Prefix } from '../net/ip.js';
 import type { AddressList } from '../net/list.js';
+import type { WarningCode } from './errors.js';
 
 export type Direction = 'ingress' | 'egress';
 
@@ -78,6 +79,8 @@ export type FirewallDriver = 'hybrid' | 'linuxbridge';
 export type RemoteGroupMode = 'ipset' | 'expanded';
 
 export interface Diagnostic {
+  /** What kind of warning (see WARNING_CODES). */
+  readonly code: WarningCode;
   readonly level: 'warning';
   readonly path: string;
   readonly message: string;

@@ -19,7 +19,7 @@ import {
   parsePrefix,
   prefixKey,
 } from '../net/ip.js';
-import { ModelError, child } from '../model/errors.js';
+import { type Issue, ModelError, child } from '../model/errors.js';
 import { hybridVeth, isInterfaceName, networkBridge } from '../model/devices.js';
 import { ICMPV6, UDP } from '../model/protocols.js';
 import type { Direction, FirewallDriver, GroupRule, Model, Port, RemoteGroupMode } from '../model/types.js';
@@ -278,7 +278,7 @@ function planSet(planCache: PlanCache, model: Model, ref: SetRef, doAggregate: b
   if (members === undefined) cache.set(key, (members = setMembers(all.ofFamily(ref.family), doAggregate)));
   if (members.length > IPSET_MAXELEM) {
     const path = ref.kind === 'group' ? child('$.sg_member_ips', ref.id) : child('$.address_groups', ref.id);
-    throw new ModelError([{ path, message: `${members.length} IPv${ref.family} members exceed the set limit of ${IPSET_MAXELEM}` }]);
+    throw new ModelError([{ code: 'set-too-large', path, message: `${members.length} IPv${ref.family} members exceed the set limit of ${IPSET_MAXELEM}` }]);
   }
   return { ...ref, members };
 }
@@ -390,7 +390,7 @@ export function planZones(filtered: readonly Port[], driver: FirewallDriver): Zo
     bridge: string | undefined;
   }
   const pending: Pending[] = [];
-  const issues: { path: string; message: string }[] = [];
+  const issues: Issue[] = [];
   if (driver === 'hybrid') {
     const qvbOwner = new Map<string, string>();
     for (const p of filtered) {
@@ -398,11 +398,12 @@ export function planZones(filtered: readonly Port[], driver: FirewallDriver): Zo
       // 11 characters, as Neutron names them: they must be valid names, and distinct.
       const qvb = hybridVeth(p.id);
       if (!isInterfaceName(qvb)) {
-        issues.push({ path: child('$.devices', p.id), message: 'the port id cannot form the hybrid driver\'s qvb device name (use letters, digits, "_", ".", "-")' });
+        issues.push({ code: 'bad-interface-name', path: child('$.devices', p.id), message: 'the port id cannot form the hybrid driver\'s qvb device name (use letters, digits, "_", ".", "-")' });
       }
       const other = qvbOwner.get(qvb);
       if (other !== undefined) {
         issues.push({
+          code: 'duplicate-device',
           path: child('$.devices', p.id),
           message: `the hybrid driver names this port's bridge devices (${qvb}, qbr…) from the first 11 characters of its id, like port "${other}"'s: ids must differ there`,
         });
@@ -413,7 +414,7 @@ export function planZones(filtered: readonly Port[], driver: FirewallDriver): Zo
     const byNet = new Map<string, Port[]>();
     for (const p of filtered) {
       if (p.networkId === undefined) {
-        issues.push({ path: child(child('$.devices', p.id), 'network_id'), message: 'is required with the linuxbridge driver (conntrack zones are per network bridge)' });
+        issues.push({ code: 'required', path: child(child('$.devices', p.id), 'network_id'), message: 'is required with the linuxbridge driver (conntrack zones are per network bridge)' });
         continue;
       }
       const l = byNet.get(p.networkId);
@@ -424,13 +425,14 @@ export function planZones(filtered: readonly Port[], driver: FirewallDriver): Zo
     for (const [net, ports] of [...byNet].sort((a, b) => compareStrings(a[0], b[0]))) {
       const bridge = networkBridge(net);
       if (!isInterfaceName(bridge)) {
-        issues.push({ path: child(child('$.devices', ports[0]!.id), 'network_id'), message: `bridge name "${bridge}" derived from it is not a valid interface name` });
+        issues.push({ code: 'bad-interface-name', path: child(child('$.devices', ports[0]!.id), 'network_id'), message: `bridge name "${bridge}" derived from it is not a valid interface name` });
       }
       // Neutron names the bridge from the network id's first 11 characters: the kernel would see
       // one device for both networks (and one conntrack zone rule would shadow the other).
       const other = bridgeOwner.get(bridge);
       if (other !== undefined) {
         issues.push({
+          code: 'duplicate-device',
           path: child(child('$.devices', ports[0]!.id), 'network_id'),
           message: `networks ${JSON.stringify(other)} and ${JSON.stringify(net)} both map to the bridge device ${bridge} (the first 11 characters of the network id): ids must differ there`,
         });
@@ -439,13 +441,14 @@ export function planZones(filtered: readonly Port[], driver: FirewallDriver): Zo
       if (stateful.size > 1) {
         const odd = ports.find((p) => p.stateful !== ports[0]!.stateful)!;
         issues.push({
+          code: 'mixed-stateful',
           path: child(child('$.devices', odd.id), 'security_groups'),
           message: `stateful and stateless ports cannot share network "${net}" with the linuxbridge driver (its bridge has one conntrack zone)`,
         });
       }
       const pins = [...new Set(ports.map((p) => p.pinnedZone).filter((z): z is number => z !== undefined))];
       if (pins.length > 1) {
-        issues.push({ path: child(child('$.devices', ports[0]!.id), 'conntrack_zone'), message: `ports of network "${net}" pin different zones (${pins.join(', ')})` });
+        issues.push({ code: 'zone-conflict', path: child(child('$.devices', ports[0]!.id), 'conntrack_zone'), message: `ports of network "${net}" pin different zones (${pins.join(', ')})` });
       }
       pending.push({ key: net, ports, pinned: pins[0], stateful: ports[0]!.stateful, bridge });
     }
@@ -463,6 +466,7 @@ export function planZones(filtered: readonly Port[], driver: FirewallDriver): Zo
     const what = driver === 'hybrid' ? 'stateful filtered ports (hybrid driver: a zone per port)' : 'networks with stateful filtered ports (linuxbridge driver: a zone per network)';
     throw new ModelError([
       {
+        code: 'zones-exhausted',
         path: driver === 'hybrid' ? child('$.devices', first.key) : child(child('$.devices', first.ports[0]!.id), 'network_id'),
         message:
           `no conntrack zone left: ${unpinned.length} ${what} need a zone from ${CT_ZONE_MIN} to ${CT_ZONE_MAX}, ` +

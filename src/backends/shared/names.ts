@@ -80,7 +80,7 @@ const PREFIX = /^[A-Za-z][A-Za-z0-9-]*$/;
 export function checkPrefix(prefix: string): string {
   if (!PREFIX.test(prefix) || prefix.length > CHAIN_PREFIX_MAX) {
     throw new ModelError([
-      { path: 'options.prefix', message: `${JSON.stringify(prefix)} must be 1 to ${CHAIN_PREFIX_MAX} letters, digits or "-", starting with a letter` },
+      { code: 'bad-option', path: 'options.prefix', message: `${JSON.stringify(prefix)} must be 1 to ${CHAIN_PREFIX_MAX} letters, digits or "-", starting with a letter` },
     ]);
   }
   return prefix;
@@ -100,7 +100,7 @@ export class NameRegistry {
     if (other === undefined) this.owners.set(name, owner);
     else if (other !== owner) {
       throw new ModelError([
-        { path: owner, message: `its ${this.what} name ${name} equals that of ${other} (a hash collision of the two ids): change one id` },
+        { code: 'name-collision', path: owner, message: `its ${this.what} name ${name} equals that of ${other} (a hash collision of the two ids): change one id` },
       ]);
     }
     return name;
