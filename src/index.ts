@@ -12,3 +12,6 @@ export type { Family, Prefix } from './net/ip.js';
 export { DELTA_FILES, DiffModelError, deltaBetween, diff, diffPrepared } from './delta/diff.js';
 export type { DiffResult } from './delta/diff.js';
 export type * from './delta/state.js';
+export { affected } from './cloud/affected.js';
+export type { Affected, AffectedOptions, HostChange } from './cloud/affected.js';
+export { slice } from './cloud/slice.js';
