@@ -38,7 +38,9 @@ export interface HostChange {
   readonly groups: readonly string[];
   /** Sets whose entries changed: `group:<id>:IPv4`, `addressGroup:<id>:IPv6`, ... */
   readonly sets: readonly string[];
-  /** Filtered ports of this host, by id, that came, went or changed (as printed). */
+  /** Its conntrack zones changed (as printed: per port with hybrid, per network with linuxbridge). */
+  readonly zones: boolean;
+  /** Filtered ports of this host, by id, that came, went or changed (as printed; zones aside). */
   readonly ports: { readonly added: readonly string[]; readonly removed: readonly string[]; readonly changed: readonly string[] };
 }
 
@@ -152,12 +154,12 @@ class Side {
     const filtered = (this.state.portsByHost.get(host) ?? []).filter((p) => p.kind === 'filtered');
     const chainKeys = new Map<string, ChainKeys>();
     for (const p of filtered) for (const g of p.groups) if (!chainKeys.has(g)) chainKeys.set(g, this.chainKeys(g));
+    // Zones are compared as the host prints them, not per port: with the linuxbridge driver a port
+    // that moves to another network of the host changes nothing printed.
     const zones = planZones(filtered, this.o.driver);
-    const zoneOf = new Map<string, string>();
-    for (const z of zones) for (const p of z.ports) zoneOf.set(p.id, `${z.zone} ${z.bridge ?? ''}`);
     const ports = new Map<string, string>();
     for (const p of filtered) {
-      let v = `${p.device}\n${zoneOf.get(p.id)}\n`;
+      let v = `${p.device}\n`;
       for (const f of FAMILIES) {
         const fp = planPortFamily(p, f, chainKeys);
         v += stepsView(fp.ingress, this.o.comments) + '\n' + stepsView(fp.egress, this.o.comments) + '\n';
@@ -192,10 +194,10 @@ function stepsView(steps: readonly Step[], comments: boolean): string {
 }
 
 class Changes {
-  private readonly byHost = new Map<string, { options: boolean; groups: Set<string>; sets: Set<string>; added: string[]; removed: string[]; changed: string[] }>();
+  private readonly byHost = new Map<string, { options: boolean; zones: boolean; groups: Set<string>; sets: Set<string>; added: string[]; removed: string[]; changed: string[] }>();
   of(host: string) {
     let c = this.byHost.get(host);
-    if (!c) this.byHost.set(host, (c = { options: false, groups: new Set(), sets: new Set(), added: [], removed: [], changed: [] }));
+    if (!c) this.byHost.set(host, (c = { options: false, zones: false, groups: new Set(), sets: new Set(), added: [], removed: [], changed: [] }));
     return c;
   }
   result(): Affected {
@@ -208,6 +210,7 @@ class Changes {
         return {
           host,
           options: c.options,
+          zones: c.zones,
           groups: sorted(c.groups),
           sets: sorted(c.sets),
           ports: { added: sorted(c.added), removed: sorted(c.removed), changed: sorted(c.changed) },
@@ -268,7 +271,7 @@ export function affectedHosts(oldState: CloudState, newState: CloudState, option
   for (const host of touched) {
     const va = a.hostView(host);
     const vb = b.hostView(host);
-    let differs = va.zones !== vb.zones;
+    const zones = va.zones !== vb.zones;
     const c = { added: [] as string[], removed: [] as string[], changed: [] as string[] };
     for (const [id, v] of va.ports) {
       const w = vb.ports.get(id);
@@ -276,9 +279,9 @@ export function affectedHosts(oldState: CloudState, newState: CloudState, option
       else if (v !== w) c.changed.push(id);
     }
     for (const id of vb.ports.keys()) if (!va.ports.has(id)) c.added.push(id);
-    differs ||= c.added.length + c.removed.length + c.changed.length > 0;
-    if (differs) {
+    if (zones || c.added.length + c.removed.length + c.changed.length > 0) {
       const h = out.of(host);
+      h.zones ||= zones;
       h.added.push(...c.added);
       h.removed.push(...c.removed);
       h.changed.push(...c.changed);
