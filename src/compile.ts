@@ -22,6 +22,7 @@ import type { HostState, IpsetSetState, IptablesTables, NftTableState } from './
 import type { Family } from './net/ip.js';
 import { IPSET_MAXELEM } from './limits.js';
 import { type CloudState, rawState, stateOf } from './cloud/state.js';
+import { type Replaced, patchState } from './cloud/patch.js';
 
 export interface CompileOptions {
   /** `ipset` (default): one set match per remote-group rule; `expanded`: one rule per member. */
@@ -90,6 +91,12 @@ export interface PreparedModel {
   state(options?: CompileOptions): HostState;
   /** The backend-neutral plan of a host. */
   plan(options?: CompileOptions): HostPlan;
+  /**
+   * Apply an RFC 6902 JSON Patch: the prepared model of the patched input, at a cost proportional
+   * to the change (src/cloud/patch.ts). This model stays as it was. Throws ModelError when an
+   * operation does not apply (issue path `$[i]`, code `bad-patch`) or the patched model is invalid.
+   */
+  patch(operations: unknown): PreparedModel;
 }
 
 /** Parse and validate a model once; `compile({ host })` for each host then skips the parse. */
@@ -122,9 +129,28 @@ function preparedModel(cloudState: CloudState, caches: Caches): PreparedModel {
         const model = selectHost(cloud, options.host);
         return planHost(model, resolveOptions(model, options), caches.plan);
       }),
+    patch: (operations) => {
+      const { state, replaced } = patchState(cloudState, operations);
+      // The caches are keyed by immutable lists, so the patched model shares them; what the
+      // patch replaced is dropped (this model would only compute it again if compiled again).
+      forget(caches, replaced);
+      return preparedModel(state, caches);
+    },
   };
   CLOUD_STATES.set(p, cloudState);
   return p;
+}
+
+function forget(caches: Caches, replaced: Replaced): void {
+  for (const g of replaced.groups) {
+    for (const hit of caches.plan.groupChains.get(g.rules)?.values() ?? []) caches.groupChainTexts.delete(hit.rules);
+    caches.plan.groupChains.delete(g.rules);
+  }
+  for (const list of replaced.lists) {
+    for (const planned of caches.plan.setMembers.get(list)?.values() ?? []) caches.ipset.delete(planned);
+    caches.plan.setMembers.delete(list);
+    caches.ipset.delete(list);
+  }
 }
 
 function memo<T>(cache: Map<string, T>, options: CompileOptions, make: () => T): T {

@@ -15,3 +15,4 @@ export type * from './delta/state.js';
 export { affected } from './cloud/affected.js';
 export type { Affected, AffectedOptions, HostChange } from './cloud/affected.js';
 export { slice } from './cloud/slice.js';
+export type { PatchOperation } from './cloud/patch.js';

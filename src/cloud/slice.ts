@@ -68,7 +68,7 @@ export function sliceState(state: CloudState, host: string): Obj {
       if (!fams) into.set(r.remote.id, (fams = new Set()));
       fams.add(r.family);
     }
-    security_groups[id] = { stateful: g.stateful, rules: rawRules(state.raw.securityGroups.get(id)).map(ruleJson) };
+    security_groups[id] = { stateful: g.stateful, rules: rawRules(state.raw.collections.security_groups.get(id)).map(ruleJson) };
   }
 
   const devices: Obj = {};

@@ -14,12 +14,16 @@ import { PMap } from './pmap.js';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
+/** The four collections of the input, keyed by id. */
+export const COLLECTIONS = ['security_groups', 'sg_member_ips', 'address_groups', 'devices'] as const;
+export type Collection = (typeof COLLECTIONS)[number];
+export const isCollection = (k: string): k is Collection => (COLLECTIONS as readonly string[]).includes(k);
+
 /** The input, split at its top level: each collection a persistent map of raw entries. */
 export interface RawState {
-  readonly securityGroups: PMap<Json>;
-  readonly sgMemberIps: PMap<Json>;
-  readonly addressGroups: PMap<Json>;
-  readonly devices: PMap<Json>;
+  readonly collections: Readonly<Record<Collection, PMap<Json>>>;
+  /** The collections the input has (as objects; any other value stays in `top`). */
+  readonly present: ReadonlySet<Collection>;
   /** Every other top-level key (`options`, and extra keys of Neutron payloads). */
   readonly top: { readonly [k: string]: Json };
 }
@@ -42,6 +46,8 @@ export interface CloudState {
   readonly portsOfGroup: PMap<readonly string[]>;
   /** Groups whose rules reference a group (`groupRef`) or an address group (`addressGroupRef`), sorted. */
   readonly refsTo: PMap<readonly string[]>;
+  /** Ports whose device name was given (see CloudModel.namedDevices). */
+  readonly named: PMap<true>;
 }
 
 /** The remotes a group's rules reference, as `refsTo` keys. */
@@ -56,20 +62,41 @@ export function remotesOf(g: SecurityGroup): Set<string> {
 
 const asObject = (v: unknown): { [k: string]: Json } => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as { [k: string]: Json }) : {});
 
-/** Split a (valid) input at its top level. */
+const isPlainObject = (v: unknown): v is { [k: string]: Json } => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Set a key of a plain object, also `__proto__` (an own property, as JSON.parse makes it). */
+export function setOwn(o: { [k: string]: Json }, k: string, v: Json): void {
+  if (k === '__proto__') Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+  else o[k] = v;
+}
+
+/** Split an input at its top level. */
 export function rawState(input: unknown): RawState {
   const o = asObject(input);
   const top: { [k: string]: Json } = {};
+  const present = new Set<Collection>();
+  const collections = {} as Record<Collection, PMap<Json>>;
+  for (const c of COLLECTIONS) collections[c] = PMap.empty();
   for (const [k, v] of Object.entries(o)) {
-    if (k !== 'security_groups' && k !== 'sg_member_ips' && k !== 'address_groups' && k !== 'devices') top[k] = v;
+    if (isCollection(k) && isPlainObject(v)) {
+      collections[k] = PMap.from(Object.entries(v));
+      present.add(k);
+    } else setOwn(top, k, v);
   }
-  return {
-    securityGroups: PMap.from(Object.entries(asObject(o['security_groups']))),
-    sgMemberIps: PMap.from(Object.entries(asObject(o['sg_member_ips']))),
-    addressGroups: PMap.from(Object.entries(asObject(o['address_groups']))),
-    devices: PMap.from(Object.entries(asObject(o['devices']))),
-    top,
-  };
+  return { collections, present, top };
+}
+
+/** The input a raw state stands for (a new object; the entries are shared, not copied). */
+export function materialize(raw: RawState): { [k: string]: Json } {
+  const out: { [k: string]: Json } = {};
+  for (const [k, v] of Object.entries(raw.top)) setOwn(out, k, v);
+  for (const c of COLLECTIONS) {
+    if (!raw.present.has(c)) continue;
+    const o: { [k: string]: Json } = {};
+    for (const [k, v] of raw.collections[c]) setOwn(o, k, v);
+    setOwn(out, c, o);
+  }
+  return out;
 }
 
 /** The state of a freshly parsed cloud model (its input `raw`). */
@@ -93,6 +120,8 @@ export function stateOf(cloud: CloudModel, raw: RawState): CloudState {
       else refs.set(r, [g.id]);
     }
   }
+  const named = PMap.empty<true>().edit();
+  for (const id of cloud.namedDevices) named.set(id, true);
   return assemble({
     raw,
     groups,
@@ -103,9 +132,9 @@ export function stateOf(cloud: CloudModel, raw: RawState): CloudState {
     // Ports are parsed in id order and groups iterate in id order: both lists are sorted.
     portsOfGroup: PMap.from(ofGroup),
     refsTo: PMap.from(refs),
+    named: named.build(),
     options: cloud.options,
     diagnostics: cloud.diagnostics,
-    namedDevices: cloud.namedDevices,
     unboundPorts: cloud.unboundPorts,
     sortedPorts: cloud.ports,
   });
@@ -113,17 +142,41 @@ export function stateOf(cloud: CloudModel, raw: RawState): CloudState {
 
 export interface StateParts extends Omit<CloudState, 'model'> {
   readonly options: Model['options'];
-  readonly diagnostics: readonly Diagnostic[] | (() => readonly Diagnostic[]);
-  readonly namedDevices: ReadonlySet<string>;
+  readonly diagnostics: readonly Diagnostic[];
   readonly unboundPorts: readonly Port[];
   /** Every port in id order, when already at hand (computed on first use otherwise). */
   readonly sortedPorts?: readonly Port[];
 }
 
-/** A state and the CloudModel view of it; lists a patched state does not need are built on first use. */
+/** The keys of a persistent map as a read-only set. */
+export class KeySet implements ReadonlySet<string> {
+  constructor(private readonly map: PMap<unknown>) {}
+  get size(): number {
+    return this.map.size;
+  }
+  has(k: string): boolean {
+    return this.map.has(k);
+  }
+  keys(): IterableIterator<string> {
+    return this.map.keys();
+  }
+  values(): IterableIterator<string> {
+    return this.map.keys();
+  }
+  *entries(): IterableIterator<[string, string]> {
+    for (const k of this.map.keys()) yield [k, k];
+  }
+  [Symbol.iterator](): IterableIterator<string> {
+    return this.map.keys();
+  }
+  forEach(f: (value: string, key: string, set: ReadonlySet<string>) => void): void {
+    for (const k of this.map.keys()) f(k, k, this);
+  }
+}
+
+/** A state and the CloudModel view of it; the sorted port list is built on first use. */
 export function assemble(parts: StateParts): CloudState {
   let sorted = parts.sortedPorts;
-  let diagnostics = typeof parts.diagnostics === 'function' ? undefined : parts.diagnostics;
   const model: CloudModel = {
     groups: parts.groups,
     addressGroups: parts.addressGroups,
@@ -132,13 +185,11 @@ export function assemble(parts: StateParts): CloudState {
       return (sorted ??= [...parts.ports.values()]);
     },
     options: parts.options,
-    get diagnostics(): readonly Diagnostic[] {
-      return (diagnostics ??= (parts.diagnostics as () => readonly Diagnostic[])());
-    },
-    namedDevices: parts.namedDevices,
+    diagnostics: parts.diagnostics,
+    namedDevices: new KeySet(parts.named),
     portsByHost: parts.portsByHost,
     unboundPorts: parts.unboundPorts,
   };
-  const { raw, groups, members, addressGroups, ports, portsByHost, portsOfGroup, refsTo } = parts;
-  return { model, raw, groups, members, addressGroups, ports, portsByHost, portsOfGroup, refsTo };
+  const { raw, groups, members, addressGroups, ports, portsByHost, portsOfGroup, refsTo, named } = parts;
+  return { model, raw, groups, members, addressGroups, ports, portsByHost, portsOfGroup, refsTo, named };
 }

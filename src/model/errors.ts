@@ -33,6 +33,7 @@ export const ISSUE_CODES = [
   'name-collision',
   'bad-option',
   'bad-host-name',
+  'bad-patch',
 ] as const;
 
 export type IssueCode = (typeof ISSUE_CODES)[number];

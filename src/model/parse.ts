@@ -150,7 +150,7 @@ export function parseCloud(input: unknown): CloudModel {
   return { groups, addressGroups, members, ports, options: modelOptions, diagnostics: c.diagnostics, namedDevices, portsByHost, unboundPorts };
 }
 
-function parseOptions(c: Collector, v: Json | undefined): Model['options'] {
+export function parseOptions(c: Collector, v: Json | undefined): Model['options'] {
   if (v === undefined || v === null) return {};
   if (!isObj(v)) {
     c.error('not-an-object', '$.options', 'must be an object');
