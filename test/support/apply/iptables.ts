@@ -25,8 +25,9 @@
  *   and no rule of the table may jump or go to it at that moment. So a vanished chain is
  *   flushed (`:CHAIN - [0:0]`) and its referrers rewritten BEFORE its `-X`.
  * - COMMIT: the table is validated as the kernel does (jump loops, -m mac / --physdev-out at the
- *   hooks that forbid them; see finishTable in test/support/verify/iptables.ts, which also
- *   refuses loops the kernel would accept because no hook reaches them).
+ *   hooks that forbid them; see finishTable in test/support/verify/iptables.ts). It refuses
+ *   every loop, also those legacy accepts because its walk from the hooks never reaches them
+ *   (an unreachable chain, rules behind an unconditional ACCEPT); nf_tables refuses most.
  * - `-D`, `-I` and `-R` are refused outright: they depend on rule positions or rule matching, and
  *   sgnf promises never to emit them.
  */
