@@ -3,14 +3,18 @@
  * model, load the compiled rules as a user would, send real packets, and compare every observed
  * verdict with the model evaluator's. Zero mismatches are allowed.
  *
+ * Two topologies, each with the model compiled for its driver: linuxbridge (a bridge per
+ * network) and hybrid (a qbr bridge per port, qvb/qvo veths to a fabric; Neutron's default).
  * Models: hand-written ones (two tiers on two networks with remote groups, address groups, an
- * address pair, a trusted port and members on other hosts; a stateless network) and a handful
- * of seeded random models (2-5 ports, 1-4 groups). Every model runs on each backend loader
- * (iptables-nft, iptables-legacy, native nft) in namespaces of its own. Plus the membership
- * change: a flow opens and closes by an ipset (or sets.nft) update alone, while an established
- * flow between two other VMs loses no packet.
+ * address pair, a trusted port and members on other hosts; a stateless network), run on both
+ * topologies, and seeded random models (2-5 ports, 1-4 groups), different seeds per topology
+ * to keep the run short. Every model runs on each backend loader (iptables-nft,
+ * iptables-legacy, native nft) in namespaces of its own. Plus the membership change: a flow
+ * opens and closes by an ipset (or sets.nft) update alone, while an established flow between
+ * two other VMs loses no packet.
  *
- * SGNF_LAB_SEEDS=1,2,3 replaces the random seeds (for exploring); the defaults stay fixed.
+ * SGNF_LAB_SEEDS=1,2,3 replaces the random seeds of both topologies (for exploring); the
+ * defaults stay fixed.
  */
 import fc from 'fast-check';
 import { afterAll, expect, test } from 'vitest';
@@ -29,6 +33,7 @@ import {
   udpEchoProbe,
 } from '../support/lab.js';
 import { describeKernel, kernelAvailable } from '../support/netns.js';
+import type { FirewallDriver } from '../../src/model/types.js';
 
 const TOOLS = [
   'ipset', 'nft', 'ping', process.execPath,
@@ -160,15 +165,17 @@ const labModelArb = fc
   .filter((s) => s.groups.filter((g) => g !== null).length <= 4)
   .map(modelJson);
 
-const DEFAULT_SEEDS = [11, 22, 33, 44, 55];
-const SEEDS = process.env['SGNF_LAB_SEEDS'] ? process.env['SGNF_LAB_SEEDS'].split(',').map(Number) : DEFAULT_SEEDS;
+const DRIVERS: readonly FirewallDriver[] = ['linuxbridge', 'hybrid'];
+const DEFAULT_SEEDS: Readonly<Record<FirewallDriver, readonly number[]>> = { linuxbridge: [11, 33, 55], hybrid: [22, 44, 66] };
+const seedsOf = (driver: FirewallDriver): readonly number[] =>
+  process.env['SGNF_LAB_SEEDS'] ? process.env['SGNF_LAB_SEEDS'].split(',').map(Number) : DEFAULT_SEEDS[driver];
 const randomModel = (seed: number): unknown => fc.sample(labModelArb, { seed, numRuns: 1 })[0]!;
 
-const MODELS: readonly { readonly name: string; readonly model: unknown }[] = [
-  { name: 'tiers', model: TIERS },
-  { name: 'stateless', model: STATELESS },
-  ...SEEDS.map((seed) => ({ name: `random-${seed}`, model: randomModel(seed) })),
-];
+const MODELS: readonly { readonly name: string; readonly model: unknown; readonly driver: FirewallDriver }[] = DRIVERS.flatMap((driver) => [
+  { name: 'tiers', model: TIERS, driver },
+  { name: 'stateless', model: STATELESS, driver },
+  ...seedsOf(driver).map((seed) => ({ name: `random-${seed}`, model: randomModel(seed), driver })),
+]);
 
 // ---------------------------------------------------------------------------------------------
 // Running and reporting
@@ -185,8 +192,8 @@ function report(results: readonly ProbeResult[]): ProbeResult[] {
 }
 
 /** Build the lab, or log why the backend cannot run yet (a backend still being written). */
-async function buildOrSkip(label: string, model: unknown, loader: RulesetLoader): Promise<Lab | undefined> {
-  const lab = await Lab.build({ label, model, loader });
+async function buildOrSkip(label: string, model: unknown, loader: RulesetLoader, driver: FirewallDriver): Promise<Lab | undefined> {
+  const lab = await Lab.build({ label: `${label} (${driver})`, model, loader, driver });
   if (lab instanceof Lab) {
     totals.labs++;
     return lab;
@@ -209,10 +216,10 @@ describeKernel('real-kernel conformance lab', kernel, () => {
   });
 
   test.concurrent.each(MODELS.flatMap((m) => LOADERS.map((loader) => ({ ...m, loader }))))(
-    'model $name on $loader.name: every probe as the model says',
-    async ({ name, model, loader }) => {
+    'model $name, $driver topology, on $loader.name: every probe as the model says',
+    async ({ name, model, loader, driver }) => {
       await gate(async () => {
-        const lab = await buildOrSkip(name, model, loader);
+        const lab = await buildOrSkip(name, model, loader, driver);
         if (!lab) return;
         try {
           const probes = standardProbes(lab);
@@ -227,18 +234,18 @@ describeKernel('real-kernel conformance lab', kernel, () => {
     },
   );
 
-  test.concurrent('negative control: a deliberately wrong rule (tcp/7777 opened for every VM) is caught', async () => {
+  test.concurrent.each(DRIVERS.map((driver) => ({ driver })))('negative control, $driver topology: a deliberately wrong rule (tcp/7777 opened for every VM) is caught', async ({ driver }) => {
     await gate(async () => {
       const base = iptablesLoader('legacy');
       const wrong: RulesetLoader = {
         ...base,
         name: 'iptables-legacy + wrong rule',
-        compile(model) {
-          const c = base.compile(model);
+        compile(model, d) {
+          const c = base.compile(model, d);
           return 'skip' in c ? c : { files: { ...c.files, 'iptables.v4': openPort7777(c.files['iptables.v4']!) } };
         },
       };
-      const lab = await Lab.build({ label: 'tiers (negative control)', model: TIERS, loader: wrong });
+      const lab = await Lab.build({ label: `tiers (negative control, ${driver})`, model: TIERS, loader: wrong, driver });
       if (!(lab instanceof Lab)) throw new Error(lab.skip);
       try {
         const bad = (await lab.run(standardProbes(lab))).filter((r) => r.observed !== r.expected);
@@ -252,10 +259,10 @@ describeKernel('real-kernel conformance lab', kernel, () => {
     });
   });
 
-  test.concurrent.each(LOADERS.map((loader) => ({ loader })))(
-    'membership change on $loader.name: flows open and close by a set update alone; an established flow loses nothing',
-    async ({ loader }) => {
-      await gate(() => membershipScenario(loader));
+  test.concurrent.each(DRIVERS.flatMap((driver) => LOADERS.map((loader) => ({ loader, driver }))))(
+    'membership change, $driver topology, on $loader.name: flows open and close by a set update alone; an established flow loses nothing',
+    async ({ loader, driver }) => {
+      await gate(() => membershipScenario(loader, driver));
     },
   );
 });
@@ -281,15 +288,15 @@ async function gate<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-async function membershipScenario(loader: RulesetLoader): Promise<void> {
+async function membershipScenario(loader: RulesetLoader, driver: FirewallDriver): Promise<void> {
   const without = membershipModel(false);
   const withMember = membershipModel(true);
-  const lab = await buildOrSkip('membership', without, loader);
+  const lab = await buildOrSkip('membership', without, loader, driver);
   if (!lab) return;
   try {
     // Same rules either way: only set contents differ.
     const rulesOf = (m: unknown): string => {
-      const c = loader.compile(m);
+      const c = loader.compile(m, driver);
       if ('skip' in c) throw new Error(c.skip);
       return loader.rulesOf(c.files);
     };

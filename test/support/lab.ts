@@ -3,21 +3,34 @@
  * from a model, with the compiled rules loaded exactly as a user loads them, and probes whose
  * observed verdicts are compared with the model evaluator's.
  *
- *   <P>host   one Linux bridge per network, `brq<network_id>`[:14] (the raw table sets the
- *             conntrack zone with `-i <bridge>`), bridge netfilter on, no IPv6 autoconf;
- *             the host ends of the veth pairs carry the model's device names
- *   <P>vmN    one per local port: eth0 with the port's MAC and fixed IPs
- *   <P>vmNm   a macvlan on vmN's eth0 with another MAC: the same VM sending with a spoofed MAC
- *   <P>extN   "members on other hosts": a namespace on network N's bridge with no port (and so
- *             no port chain) of its own, holding member addresses and one non-member address
+ * Two topologies, one per firewall driver; the model is compiled with the matching driver:
+ *
+ *   linuxbridge  <P>host: one Linux bridge per network, `brq<network_id>`[:14] (the raw table
+ *                sets the conntrack zone with `-i <bridge>`), bridge netfilter on for all of them
+ *   hybrid       <P>host: per port a bridge `qbr<port_id>`[:14] holding the port's device and
+ *                `qvb<port_id>`[:14], whose veth peer `qvo<port_id>`[:14] is a port of the
+ *                network's fabric bridge `brint<N>`, as Neutron's iptables_hybrid plug does (the
+ *                raw table zones each port's traffic by `--physdev-in qvb…`/`tap…`; nft by the qbr
+ *                bridge). The fabric stands in for OVS br-int: a plain Linux bridge per network
+ *                (br-int keeps networks apart by local VLAN), with bridge netfilter off, since
+ *                OVS traffic never reaches iptables; bridge netfilter is on per qbr bridge
+ *                (nf_call_iptables), not host-wide. Trusted ports (network:*, e.g. a DHCP
+ *                port) are OVS internal ports in Neutron: they plug straight into the fabric.
+ *
+ *   both         the host ends of the VMs' veth pairs carry the model's device names, no IPv6
+ *                autoconf on any host-side link
+ *   <P>vmN       one per local port: eth0 with the port's MAC and fixed IPs
+ *   <P>vmNm      a macvlan on vmN's eth0 with another MAC: the same VM sending with a spoofed MAC
+ *   <P>extN      "members on other hosts": a namespace on network N's bridge (hybrid: the
+ *                fabric) with no port (and so no port chain) of its own, holding member
+ *                addresses and one non-member address
  *
  * Each namespace runs a small node agent (TCP/UDP echo servers, TCP/UDP clients with explicit
  * source address and port) driven over stdin/stdout; ICMP probes use ping. Every wait is
  * bounded; denied probes cost one timeout (~1 s), so probes run concurrently.
  *
- * Driver: linuxbridge (one bridge and one conntrack zone per network). Backends are pluggable
- * loaders: iptables-restore on the nft or the legacy backend (never both in one namespace), and
- * nft -f once the compiler produces ruleset.nft.
+ * Backends are pluggable loaders: iptables-restore on the nft or the legacy backend (never both
+ * in one namespace), and nft -f.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,7 +38,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { compile } from '../../src/compile.js';
 import { parseModel } from '../../src/model/parse.js';
-import type { Model, Port } from '../../src/model/types.js';
+import type { FirewallDriver, Model, Port } from '../../src/model/types.js';
 import { type Family, containsAddress, formatAddress, parseAddress } from '../../src/net/ip.js';
 import { evaluate, formatExplanation } from '../../src/semantics/evaluate.js';
 import type { CtState, Decision, Packet, PacketPath } from '../../src/semantics/packet.js';
@@ -57,8 +70,8 @@ export type CompiledFiles = Readonly<Record<string, string>>;
 
 export interface RulesetLoader {
   readonly name: string;
-  /** The files to load, or the reason this backend cannot be tested yet. */
-  compile(model: unknown): { readonly files: CompiledFiles } | { readonly skip: string };
+  /** The files to load (compiled for the topology's driver), or why this backend cannot be tested yet. */
+  compile(model: unknown, driver: FirewallDriver): { readonly files: CompiledFiles } | { readonly skip: string };
   /** Load everything, as a user would (sets first). */
   load(host: Netns, dir: string): Promise<void>;
   /** Apply only the membership part of the files (no rule changes); undefined if there is none. */
@@ -79,7 +92,7 @@ const stripCounters = (text: string): string =>
 export function iptablesLoader(variant: 'nft' | 'legacy'): RulesetLoader {
   return {
     name: `iptables-${variant}`,
-    compile: (model) => ({ files: compile(model, { driver: 'linuxbridge' }).files }),
+    compile: (model, driver) => ({ files: compile(model, { driver }).files }),
     async load(host, dir) {
       await host.must(['ipset', 'restore'], { inputFile: join(dir, 'ipset.restore') });
       await host.must([`iptables-${variant}-restore`], { inputFile: join(dir, 'iptables.v4') });
@@ -100,10 +113,10 @@ export function iptablesLoader(variant: 'nft' | 'legacy'): RulesetLoader {
 /** Native nft: runs once compile(model, {backend: 'nft'}) produces ruleset.nft. */
 export const nftLoader: RulesetLoader = {
   name: 'nft',
-  compile(model) {
+  compile(model, driver) {
     let files: CompiledFiles;
     try {
-      files = compile(model, { driver: 'linuxbridge', backend: 'nft' }).files;
+      files = compile(model, { driver, backend: 'nft' }).files;
     } catch (e) {
       return { skip: `compile(model, {backend: 'nft'}) fails: ${(e as Error).message.split('\n')[0]}` };
     }
@@ -323,6 +336,16 @@ export interface Services {
 }
 
 const bridgeName = (network: string): string => `brq${network}`.slice(0, IFNAME_MAX - 1);
+/**
+ * hybrid: Neutron's names from the port id's first 11 characters (derived here, not taken from
+ * src/model/devices.ts, so that a naming slip in the compiler shows up as a failing probe): the
+ * port's bridge, and the veth pair from it (`qvb`) to the integration bridge (`qvo`).
+ */
+const hybridBridge = (portId: string): string => `qbr${portId.slice(0, 11)}`;
+const hybridVeth = (portId: string): string => `qvb${portId.slice(0, 11)}`;
+const hybridOvsVeth = (portId: string): string => `qvo${portId.slice(0, 11)}`;
+/** The network a port without network_id joins in the hybrid topology (which needs none). */
+const NO_NETWORK = '(none)';
 const addrText = (family: Family, addr: bigint): string => formatAddress(family, addr);
 
 interface EndpointPlan {
@@ -366,7 +389,7 @@ function* candidates(family: Family): Generator<string> {
   else for (let i = 0x200; i < 0x300; i++) yield `2001:db8:ffff::${i.toString(16)}`;
 }
 
-function planEndpoints(model: Model): EndpointPlan[] {
+function planEndpoints(model: Model, driver: FirewallDriver): EndpointPlan[] {
   const used = new Set<string>();
   for (const p of model.ports) for (const ip of p.fixedIps) used.add(addrText(ip.family, ip.addr));
   const take = (family: Family): string => {
@@ -378,8 +401,12 @@ function planEndpoints(model: Model): EndpointPlan[] {
     }
     throw new Error('lab ran out of spare addresses');
   };
-  const networks = [...new Set(model.ports.map((p) => p.networkId ?? ''))].sort();
-  if (networks.includes('')) throw new Error('every port needs a network_id in the lab (linuxbridge driver)');
+  const networkOf = (p: Port): string => {
+    if (p.networkId !== undefined) return p.networkId;
+    if (driver === 'hybrid') return NO_NETWORK;
+    throw new Error('every port needs a network_id in the lab with the linuxbridge driver');
+  };
+  const networks = [...new Set(model.ports.map(networkOf))].sort();
   const plans: EndpointPlan[] = [];
   model.ports.forEach((port, i) => {
     const addrs = { 4: [] as string[], 6: [] as string[] };
@@ -399,7 +426,7 @@ function planEndpoints(model: Model): EndpointPlan[] {
     plans.push({
       key: `vm${i + 1}`,
       port,
-      network: port.networkId!,
+      network: networkOf(port),
       hostDevice: port.device,
       mac: port.mac === '' ? undefined : port.mac,
       addrs,
@@ -448,6 +475,8 @@ export interface LabOptions {
   /** The model JSON, as the compiler takes it. */
   readonly model: unknown;
   readonly loader: RulesetLoader;
+  /** The topology to build, and the driver the model is compiled with (default linuxbridge). */
+  readonly driver?: FirewallDriver;
 }
 
 export class Lab {
@@ -457,6 +486,7 @@ export class Lab {
   private constructor(
     readonly label: string,
     readonly loader: RulesetLoader,
+    readonly driver: FirewallDriver,
     readonly session: NetnsSession,
     readonly host: Netns,
     readonly endpoints: readonly Endpoint[],
@@ -472,14 +502,20 @@ export class Lab {
    * instead when the loader cannot handle the model yet (a backend still being written).
    */
   static async build(opts: LabOptions): Promise<Lab | { skip: string }> {
-    const compiled = opts.loader.compile(opts.model);
+    const driver = opts.driver ?? 'linuxbridge';
+    const compiled = opts.loader.compile(opts.model, driver);
     if ('skip' in compiled) return compiled;
     const model = parseModel(opts.model);
-    const plan = compile(opts.model, { driver: 'linuxbridge' }).plan;
+    const plan = compile(opts.model, { driver }).plan;
     for (const z of plan.zones) {
-      if (z.bridge !== bridgeName(z.key)) throw new Error(`compiler's bridge ${z.bridge} for network ${z.key} is not ${bridgeName(z.key)}`);
+      // The lab's devices must be the ones the compiler zones: a network's brq, or a port's own bridge.
+      const want = driver === 'linuxbridge' ? bridgeName(z.key) : undefined;
+      if (z.bridge !== want) throw new Error(`compiler's bridge ${z.bridge} for zone ${z.key} is not ${want}`);
+      if (driver === 'hybrid' && (z.ports.length !== 1 || z.ports[0]!.id !== z.key)) throw new Error(`hybrid zone ${z.key} is not one port's`);
     }
-    const notrack = new Set(plan.zones.filter((z) => z.zone === 'notrack').map((z) => z.key));
+    // hybrid: each port's bridge has its own zone, so only the traffic of a stateless port is
+    // untracked, and only on its own bridge, where its checks do not look at the state.
+    const notrack = new Set(driver === 'linuxbridge' ? plan.zones.filter((z) => z.zone === 'notrack').map((z) => z.key) : []);
     const dir = mkdtempSync(join(tmpdir(), 'sgnf-lab-'));
     writeFiles(dir, compiled.files);
 
@@ -487,17 +523,17 @@ export class Lab {
     const endpoints: Endpoint[] = [];
     try {
       const host = await session.create('host');
-      const plans = planEndpoints(model);
-      await setUpHost(host, [...new Set(plans.map((p) => p.network))]);
-      const built = await mapLimit(plans, 6, (p) => buildEndpoint(session, host, p, plans));
+      const plans = planEndpoints(model, driver);
+      const bridges = await setUpHost(host, driver, [...new Set(plans.map((p) => p.network))]);
+      const built = await mapLimit(plans, 6, (p) => buildEndpoint(session, host, p, plans, plugOf(driver, p, bridges)));
       endpoints.push(...built);
       await mapLimit(
         endpoints.filter((e) => e.port && (e.addrs[4].length > 0 || e.addrs[6].length > 0)),
         6,
         async (e) => (e.macSpoofer = await buildMacSpoofer(session, e, endpoints)),
       );
-      await waitForLinks(host, endpoints);
-      const lab = new Lab(opts.label, opts.loader, session, host, endpoints, model, opts.model, notrack, dir);
+      await waitForLinks(host, endpoints, plans.flatMap((p) => plugOf(driver, p, bridges).hostLinks));
+      const lab = new Lab(opts.label, opts.loader, driver, session, host, endpoints, model, opts.model, notrack, dir);
       await opts.loader.load(host, dir);
       return lab;
     } catch (e) {
@@ -516,7 +552,7 @@ export class Lab {
    */
   async updateMembers(modelJson: unknown): Promise<void> {
     if (!this.loader.updateMembers) throw new Error(`${this.loader.name} has no membership update`);
-    const next = this.loader.compile(modelJson);
+    const next = this.loader.compile(modelJson, this.driver);
     if ('skip' in next) throw new Error(next.skip);
     const dir = mkdtempSync(join(tmpdir(), 'sgnf-lab-upd-'));
     try {
@@ -587,24 +623,63 @@ async function teardown(session: NetnsSession, endpoints: readonly Endpoint[], d
   rmSync(dir, { recursive: true, force: true });
 }
 
-async function setUpHost(host: Netns, networks: readonly string[]): Promise<void> {
+/**
+ * Host sysctls and one bridge per network: linuxbridge's `brq…`, or hybrid's fabric (br-int's
+ * stand-in, see the header). Returns the bridge of each network.
+ */
+async function setUpHost(host: Netns, driver: FirewallDriver, networks: readonly string[]): Promise<Map<string, string>> {
+  const bridgeNetfilter = driver === 'linuxbridge' ? 1 : 0;
   await host.sysctl({
-    'net.bridge.bridge-nf-call-iptables': 1,
-    'net.bridge.bridge-nf-call-ip6tables': 1,
+    'net.bridge.bridge-nf-call-iptables': bridgeNetfilter,
+    'net.bridge.bridge-nf-call-ip6tables': bridgeNetfilter,
     'net.ipv6.conf.all.accept_ra': 0,
     'net.ipv6.conf.default.accept_ra': 0,
   });
+  const bridges = new Map(networks.map((n, i) => [n, driver === 'linuxbridge' ? bridgeName(n) : `brint${i + 1}`]));
   await host.ipBatch(
-    networks.flatMap((n) => [
-      `link add ${bridgeName(n)} type bridge stp_state 0 forward_delay 0 mcast_snooping 0`,
-      `link set ${bridgeName(n)} addrgenmode none`,
-      `link set ${bridgeName(n)} up`,
+    [...bridges.values()].flatMap((b) => [
+      `link add ${b} type bridge stp_state 0 forward_delay 0 mcast_snooping 0`,
+      `link set ${b} addrgenmode none`,
+      `link set ${b} up`,
     ]),
   );
+  return bridges;
+}
+
+/** How an endpoint plugs into the host: `ip` commands run before its veth pair is made, the bridge that takes the veth's host end, and the host links that must come up. */
+interface Plug {
+  readonly before: readonly string[];
+  readonly master: string;
+  readonly hostLinks: readonly string[];
+}
+
+function plugOf(driver: FirewallDriver, p: EndpointPlan, bridges: ReadonlyMap<string, string>): Plug {
+  const fabric = bridges.get(p.network)!;
+  if (driver === 'linuxbridge' || p.port === undefined || p.port.kind === 'trusted') return { before: [], master: fabric, hostLinks: [p.hostDevice] };
+  const qbr = hybridBridge(p.port.id);
+  const qvb = hybridVeth(p.port.id);
+  const qvo = hybridOvsVeth(p.port.id);
+  return {
+    before: [
+      // Bridge netfilter for this bridge only (the fabric has none, like OVS).
+      `link add ${qbr} type bridge stp_state 0 forward_delay 0 mcast_snooping 0 nf_call_iptables 1 nf_call_ip6tables 1`,
+      `link set ${qbr} addrgenmode none`,
+      `link add ${qvb} type veth peer name ${qvo}`,
+      `link set ${qvb} addrgenmode none`,
+      `link set ${qvo} addrgenmode none`,
+      `link set ${qvb} master ${qbr}`,
+      `link set ${qvo} master ${fabric}`,
+      `link set ${qbr} up`,
+      `link set ${qvb} up`,
+      `link set ${qvo} up`,
+    ],
+    master: qbr,
+    hostLinks: [p.hostDevice, qvb, qvo],
+  };
 }
 
 /** Namespace, veth pair, addresses, routes to every other address of the network, agent. */
-async function buildEndpoint(session: NetnsSession, host: Netns, p: EndpointPlan, all: readonly EndpointPlan[]): Promise<Endpoint> {
+async function buildEndpoint(session: NetnsSession, host: Netns, p: EndpointPlan, all: readonly EndpointPlan[], plug: Plug): Promise<Endpoint> {
   const ns = await session.create(p.key);
   await ns.sysctl({
     'net.ipv4.conf.all.rp_filter': 0,
@@ -617,9 +692,10 @@ async function buildEndpoint(session: NetnsSession, host: Netns, p: EndpointPlan
     'net.ipv6.conf.default.router_solicitations': 0,
   });
   await host.ipBatch([
+    ...plug.before,
     `link add ${p.hostDevice} type veth peer name eth0 netns ${ns.name}`,
     `link set ${p.hostDevice} addrgenmode none`,
-    `link set ${p.hostDevice} master ${bridgeName(p.network)}`,
+    `link set ${p.hostDevice} master ${plug.master}`,
     `link set ${p.hostDevice} up`,
   ]);
   const peers = all.filter((o) => o.network === p.network && o !== p);
@@ -683,8 +759,8 @@ async function buildMacSpoofer(session: NetnsSession, p: Endpoint, all: readonly
   return { ns, mac, agent };
 }
 
-/** Bounded wait (5 s) until every bridge port forwards and every endpoint's link is up. */
-async function waitForLinks(host: Netns, endpoints: readonly Endpoint[]): Promise<void> {
+/** Bounded wait (5 s) until every host link is up and a forwarding bridge port, and every endpoint's link is up. */
+async function waitForLinks(host: Netns, endpoints: readonly Endpoint[], hostLinks: readonly string[]): Promise<void> {
   const deadline = Date.now() + 5_000;
   for (;;) {
     const ports = JSON.parse(await host.ip(['-j', '-d', 'link', 'show', 'type', 'veth'])) as {
@@ -692,7 +768,8 @@ async function waitForLinks(host: Netns, endpoints: readonly Endpoint[]): Promis
       operstate: string;
       linkinfo?: { info_slave_data?: { state?: string } };
     }[];
-    const hostReady = ports.length === endpoints.length && ports.every((l) => l.operstate === 'UP' && l.linkinfo?.info_slave_data?.state === 'forwarding');
+    const forwarding = new Set(ports.filter((l) => l.operstate === 'UP' && l.linkinfo?.info_slave_data?.state === 'forwarding').map((l) => l.ifname));
+    const hostReady = ports.length === hostLinks.length && hostLinks.every((l) => forwarding.has(l));
     const vmReady = (
       await Promise.all(endpoints.map(async (e) => (JSON.parse(await e.ns.ip(['-j', 'link', 'show', 'eth0'])) as { operstate: string }[])[0]?.operstate === 'UP'))
     ).every(Boolean);
