@@ -43,6 +43,25 @@ export function conntrackBetween(from: HostPlan, to: HostPlan): string {
   const newSets = new Map(to.sets.map((s) => [setKey(s), s]));
   const oldSets = new Map(from.sets.map((s) => [setKey(s), s]));
   const shared = from.driver === 'linuxbridge';
+  // Members each set lost, computed once per set (many ports reference the same set).
+  const lostBySet = new Map<string, readonly Prefix[]>();
+  const lost = (key: string): readonly Prefix[] => {
+    let out = lostBySet.get(key);
+    if (out !== undefined) return out;
+    const was = oldSets.get(key);
+    const is = newSets.get(key);
+    if (was === undefined || (is !== undefined && is.members === was.members)) out = [];
+    else {
+      const left = new Set(is?.members.entries() ?? []);
+      const entries = was.members.entries();
+      const gone: number[] = [];
+      for (let i = 0; i < entries.length; i++) if (!left.has(entries[i]!)) gone.push(i);
+      const prefixes = gone.length === 0 ? [] : was.members.prefixes();
+      out = gone.map((i) => prefixes[i]!);
+    }
+    lostBySet.set(key, out);
+    return out;
+  };
 
   for (const p of from.ports) {
     const zone = zoneOf.get(p.port.id);
@@ -76,14 +95,7 @@ export function conntrackBetween(from: HostPlan, to: HostPlan): string {
           // The rule stays; members its set lost no longer have its permission.
           for (const m of r.matches) {
             if (m.kind !== 'set') continue;
-            const was = oldSets.get(setKey(m.set));
-            const is = newSets.get(setKey(m.set));
-            if (was === undefined) continue;
-            const left = new Set(is?.members.entries() ?? []);
-            for (const e of was.members.prefixes()) {
-              if (left.has(entryText(e))) continue;
-              for (const line of ruleFilters(f, zone, d, r, mine, e)) lines.add(line);
-            }
+            for (const e of lost(setKey(m.set))) for (const line of ruleFilters(f, zone, d, r, mine, e)) lines.add(line);
           }
         }
       }
@@ -99,9 +111,6 @@ function zoneIndex(plan: HostPlan): Map<string, number | 'notrack'> {
 }
 
 const setKey = (s: { kind: string; id: string; family: Family }): string => `${s.kind}\u0000${s.family}\u0000${s.id}`;
-
-/** ipset and the plan's AddressList print host entries without their length. */
-const entryText = (p: Prefix): string => (isHost(p) ? formatAddress(p.family, p.addr) : formatPrefix(p));
 
 /** The addresses a port's traffic may carry: fixed IPs and allowed address pairs. */
 function addresses(port: Port, f: Family): Prefix[] {
