@@ -117,18 +117,15 @@ export function cloudStateOf(p: PreparedModel): CloudState {
 
 function preparedModel(cloudState: CloudState, caches: Caches): PreparedModel {
   const cloud = cloudState.model;
+  // Kept per option set: an agent diffs the model it holds against each next one.
+  const layouts = new Map<string, HostLayout>();
   const states = new Map<string, HostState>();
-  const plans = new Map<string, HostPlan>();
+  const layoutOf = (options: CompileOptions): HostLayout => memo(layouts, options, () => layoutHost(selectHost(cloud, options.host), options, caches));
   const p: PreparedModel = {
     cloud,
     compile: (options = {}) => compileModel(selectHost(cloud, options.host), options, caches),
-    // Kept per option set: an agent diffs the model it holds against each next one.
-    state: (options = {}) => memo(states, options, () => stateOfLayout(layoutHost(selectHost(cloud, options.host), options, caches))),
-    plan: (options = {}) =>
-      memo(plans, options, () => {
-        const model = selectHost(cloud, options.host);
-        return planHost(model, resolveOptions(model, options), caches.plan);
-      }),
+    state: (options = {}) => memo(states, options, () => stateOfLayout(layoutOf(options))),
+    plan: (options = {}) => layoutOf(options).plan,
     patch: (operations) => {
       const { state, replaced } = patchState(cloudState, operations);
       // The caches are keyed by immutable lists, so the patched model shares them; what the

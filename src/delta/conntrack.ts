@@ -21,15 +21,10 @@
  * the only over-deletion, it happens only where the rule that allowed it changed, and it is
  * harmless for TCP and UDP: the next packet creates a new entry that the kept rule accepts.
  */
-import type { CompileOptions, PreparedModel } from '../compile.js';
 import { endLines } from '../backends/shared/text.js';
 import { type Family, type Prefix, formatAddress, formatPrefix, hostMask, isHost } from '../net/ip.js';
 import type { Direction, Port } from '../model/types.js';
 import type { HostPlan, PortPlan, Rule } from '../plan/ir.js';
-
-export function conntrackDelta(old: PreparedModel, next: PreparedModel, options: CompileOptions): string {
-  return conntrackBetween(old.plan(options), next.plan(options));
-}
 
 const FAMILY_ARG = { 4: 'ipv4', 6: 'ipv6' } as const;
 const DIRECTIONS: readonly Direction[] = ['ingress', 'egress'];
@@ -43,6 +38,9 @@ export function conntrackBetween(from: HostPlan, to: HostPlan): string {
   const newSets = new Map(to.sets.map((s) => [setKey(s), s]));
   const oldSets = new Map(from.sets.map((s) => [setKey(s), s]));
   const shared = from.driver === 'linuxbridge';
+  const keys = ruleKeys();
+  const rulesBefore = portRulesOf(from, keys);
+  const rulesAfter = portRulesOf(to, keys);
   // Members each set lost, computed once per set (many ports reference the same set).
   const lostBySet = new Map<string, readonly Prefix[]>();
   const lost = (key: string): readonly Prefix[] => {
@@ -83,8 +81,8 @@ export function conntrackBetween(from: HostPlan, to: HostPlan): string {
         for (const side of ['src', 'dst'] as const) lines.add(filter(f, zone, { [side]: a }));
       }
       for (const d of DIRECTIONS) {
-        const before = portRules(from, p, f, d);
-        const after = portRules(to, n, f, d);
+        const before = rulesBefore(p, f, d);
+        const after = rulesAfter(n, f, d);
         const mine = addresses(n.port, f);
         for (const [key, r] of before) {
           const still = after.get(key);
@@ -119,17 +117,35 @@ function addresses(port: Port, f: Family): Prefix[] {
   return out;
 }
 
-/** The group rules a port applies in one direction and family, by a key of what they match. */
-function portRules(plan: HostPlan, p: PortPlan, f: Family, d: Direction): Map<string, Rule> {
-  const out = new Map<string, Rule>();
-  for (const key of p.families[f].groupChains[d]) {
-    for (const r of plan.groupChains.get(key)?.rules ?? []) out.set(ruleKey(r), r);
-  }
-  return out;
+/**
+ * The group rules a port applies in one direction and family, by a key of what they match;
+ * memoised by the port's chain list (ports of the same groups share it).
+ */
+function portRulesOf(plan: HostPlan, keys: RuleKeys): (p: PortPlan, f: Family, d: Direction) => ReadonlyMap<string, Rule> {
+  const memo = new Map<string, Map<string, Rule>>();
+  return (p, f, d) => {
+    const chains = p.families[f].groupChains[d];
+    const id = chains.join('\u0001');
+    let out = memo.get(id);
+    if (out === undefined) {
+      out = new Map<string, Rule>();
+      for (const key of chains) for (const r of plan.groupChains.get(key)?.rules ?? []) out.set(keys(r), r);
+      memo.set(id, out);
+    }
+    return out;
+  };
 }
 
-function ruleKey(r: Rule): string {
-  return JSON.stringify(r.matches, (_, v) => (typeof v === 'bigint' ? v.toString() : v)) + r.verdict;
+type RuleKeys = (r: Rule) => string;
+
+/** What a rule matches and decides, as text; memoised (the ports of a group share its rules). */
+function ruleKeys(): RuleKeys {
+  const memo = new Map<Rule, string>();
+  return (r) => {
+    let k = memo.get(r);
+    if (k === undefined) memo.set(r, (k = JSON.stringify(r.matches, (_, v) => (typeof v === 'bigint' ? v.toString() : v)) + r.verdict));
+    return k;
+  };
 }
 
 /**

@@ -10,7 +10,8 @@
  */
 import { type Backend, type CompileOptions, type PreparedModel, prepare } from '../compile.js';
 import { ModelError } from '../model/errors.js';
-import { conntrackDelta } from './conntrack.js';
+import { conntrackBetween } from './conntrack.js';
+import { type HostView, nextByMembers } from './members.js';
 import { iptablesDelta } from './iptables.js';
 import { nftDelta } from './nft.js';
 import type { HostState } from './state.js';
@@ -56,16 +57,39 @@ export function prepareAs(which: 'old' | 'new', input: unknown): PreparedModel {
   }
 }
 
-/** The delta between two prepared models (the old one's state is computed once per options). */
+/**
+ * The delta between two prepared models. Each model's host state is computed once per option
+ * set and kept, so an agent that diffs the model it holds against each next one compiles the
+ * old side never again; a next model that differs only in members is derived from the old state
+ * without laying out a chain (delta/members.ts).
+ */
 export function diffPrepared(old: PreparedModel, next: PreparedModel, options: CompileOptions = {}): DiffResult {
-  const from = stateAs('old', old, options);
-  const to = stateAs('new', next, options);
-  return deltaBetween(from, to, options.prefix ?? 'sgnf', conntrackDelta(old, next, options));
+  const from = viewAs('old', old, options);
+  let to: HostView;
+  try {
+    to = knownView(next, options) ?? remember(next, options, nextByMembers(old, next, options, from) ?? viewAs('new', next, options));
+  } catch (e) {
+    throw e instanceof ModelError ? new DiffModelError('new', e) : e;
+  }
+  return deltaBetween(from.state, to.state, options.prefix ?? 'sgnf', conntrackBetween(from.plan, to.plan));
 }
 
-function stateAs(which: 'old' | 'new', m: PreparedModel, options: CompileOptions): HostState {
+const VIEWS = new WeakMap<PreparedModel, Map<string, HostView>>();
+const viewKey = (o: CompileOptions): string => JSON.stringify([o.host, o.prefix, o.comments, o.driver, o.remoteGroups, o.aggregate, o.backend]);
+const knownView = (m: PreparedModel, o: CompileOptions): HostView | undefined => VIEWS.get(m)?.get(viewKey(o));
+
+function remember(m: PreparedModel, o: CompileOptions, view: HostView): HostView {
+  let views = VIEWS.get(m);
+  if (!views) VIEWS.set(m, (views = new Map()));
+  views.set(viewKey(o), view);
+  return view;
+}
+
+function viewAs(which: 'old' | 'new', m: PreparedModel, options: CompileOptions): HostView {
+  const known = knownView(m, options);
+  if (known) return known;
   try {
-    return m.state(options);
+    return remember(m, options, { state: m.state(options), plan: m.plan(options) });
   } catch (e) {
     throw e instanceof ModelError ? new DiffModelError(which, e) : e;
   }

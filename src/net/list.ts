@@ -74,6 +74,17 @@ export class AddressList {
     );
   }
 
+  /** Whether both lists hold the same entries (compares the key columns, then the texts). */
+  equals(other: AddressList): boolean {
+    if (other === this) return true;
+    const n = this.length;
+    if (other.length !== n) return false;
+    for (let i = 0; i < n; i++) {
+      if (this.lo[i] !== other.lo[i] || this.mid[i] !== other.mid[i] || this.hi[i] !== other.hi[i] || this.lens[i] !== other.lens[i]) return false;
+    }
+    return true;
+  }
+
   /** Whether every entry is a single address (/32 or /128): nothing can cover anything else. */
   hostsOnly(): boolean {
     if (this.hostsOnlyCache === undefined) {

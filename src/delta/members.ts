@@ -1,0 +1,107 @@
+/**
+ * The common change, made cheap: when the next model differs from the old one, on this host,
+ * only in the member lists of its sets (a VM booting into a remote group on another host, an
+ * address group edited), the next host state is the old one with those sets' members replaced.
+ * No chain is laid out or compared; the cost is the host's ports and groups compared by value
+ * (an identity check each where the two models share objects, as a patched model does) plus the
+ * changed sets' members.
+ *
+ * Expanded mode writes members into rules, so it always takes the full path (diff.ts).
+ */
+import type { CompileOptions, PreparedModel } from '../compile.js';
+import { resolveOptions } from '../compile.js';
+import { hashsize, ipsetNames } from '../backends/ipset/render.js';
+import { membershipElements } from '../backends/nft/layout.js';
+import { nftObjectKey } from '../backends/shared/names.js';
+import { selectHost } from '../model/select-host.js';
+import type { Model } from '../model/types.js';
+import { AddressList } from '../net/list.js';
+import { setMembers } from '../plan/host.js';
+import type { HostPlan, SetPlan } from '../plan/ir.js';
+import type { HostState, IpsetSetState, NftSetState, NftTableState } from './state.js';
+
+export interface HostView {
+  readonly state: HostState;
+  readonly plan: HostPlan;
+}
+
+/** The next host's state and plan derived from the old ones, or undefined when more than members changed. */
+export function nextByMembers(old: PreparedModel, next: PreparedModel, options: CompileOptions, from: HostView): HostView | undefined {
+  const a = selectHost(old.cloud, options.host);
+  const b = selectHost(next.cloud, options.host);
+  const o = resolveOptions(b, options);
+  if (o.remoteGroups !== 'ipset' || !equal(a.options, b.options) || !sameStructure(a, b)) return undefined;
+
+  const changed = new Map<SetPlan, SetPlan>();
+  for (const s of from.plan.sets) {
+    const lists = s.kind === 'group' ? [a.members, b.members] : [a.addressGroups, b.addressGroups];
+    const was = lists[0]!.get(s.id) ?? AddressList.EMPTY;
+    const is = lists[1]!.get(s.id) ?? AddressList.EMPTY;
+    if (was === is) continue;
+    const members = setMembers(is.ofFamily(s.family), o.aggregate);
+    if (!members.equals(s.members)) changed.set(s, { ...s, members });
+  }
+  if (changed.size === 0) return from;
+  const plan: HostPlan = { ...from.plan, sets: from.plan.sets.map((s) => changed.get(s) ?? s) };
+  return { plan, state: withSets(from.state, changed, o.prefix) };
+}
+
+/** The old state with the changed sets' members (iptables: ipsets; nft: the `_h`/`_n` pairs). */
+function withSets(state: HostState, changed: ReadonlyMap<SetPlan, SetPlan>, prefix: string): HostState {
+  if (state.backend === 'iptables') {
+    const sets = new Map(state.sets);
+    const name = ipsetNames([...changed.values()], prefix);
+    for (const s of changed.values()) {
+      const n = name(s);
+      const was = sets.get(n)!;
+      const next: IpsetSetState = { ...was, hashsize: hashsize(s.members.length), members: s.members.entries() };
+      sets.set(n, next);
+    }
+    return { ...state, sets };
+  }
+  const tables = new Map(state.tables);
+  const [id, inet] = [...tables].find(([, t]) => t.family === 'inet')!;
+  const sets = new Map<string, NftSetState>(inet.sets);
+  for (const s of changed.values()) {
+    const base = `${s.kind === 'group' ? 'g' : 'a'}${s.family}_${nftObjectKey(s.id)}`;
+    const { hosts, nets } = membershipElements(s.members);
+    sets.set(`${base}_h`, { ...sets.get(`${base}_h`)!, elements: hosts });
+    sets.set(`${base}_n`, { ...sets.get(`${base}_n`)!, elements: nets });
+  }
+  const table: NftTableState = { ...inet, sets };
+  tables.set(id, table);
+  return { ...state, tables };
+}
+
+/** Whether two host models have the same ports and the same groups (members aside). */
+function sameStructure(a: Model, b: Model): boolean {
+  if (a.ports.length !== b.ports.length) return false;
+  const groups = new Set<string>();
+  for (let i = 0; i < a.ports.length; i++) {
+    const p = a.ports[i]!;
+    if (p !== b.ports[i] && !equal(p, b.ports[i])) return false;
+    for (const g of p.groups) groups.add(g);
+  }
+  for (const g of groups) {
+    const x = a.groups.get(g);
+    const y = b.groups.get(g);
+    if (x !== y && !equal(x, y)) return false;
+  }
+  return true;
+}
+
+/** Structural equality of parsed model data: plain objects, arrays, primitives and bigints. */
+function equal(x: unknown, y: unknown): boolean {
+  if (x === y) return true;
+  if (typeof x !== 'object' || typeof y !== 'object' || x === null || y === null) return false;
+  if (Array.isArray(x)) {
+    if (!Array.isArray(y) || x.length !== y.length) return false;
+    for (let i = 0; i < x.length; i++) if (!equal(x[i], y[i])) return false;
+    return true;
+  }
+  if (Array.isArray(y)) return false;
+  const kx = Object.keys(x);
+  if (kx.length !== Object.keys(y).length) return false;
+  for (const k of kx) if (!equal((x as Record<string, unknown>)[k], (y as Record<string, unknown>)[k])) return false;
+  return true;
+}
