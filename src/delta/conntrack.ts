@@ -50,12 +50,8 @@ export function conntrackBetween(from: HostPlan, to: HostPlan): string {
     const is = newSets.get(key);
     if (was === undefined || (is !== undefined && is.members === was.members)) out = [];
     else {
-      const left = new Set(is?.members.entries() ?? []);
-      const entries = was.members.entries();
-      const gone: number[] = [];
-      for (let i = 0; i < entries.length; i++) if (!left.has(entries[i]!)) gone.push(i);
-      const prefixes = gone.length === 0 ? [] : was.members.prefixes();
-      out = gone.map((i) => prefixes[i]!);
+      const gone = is === undefined ? was.members.prefixes() : was.members.difference(is.members).onlyHere.map((i) => was.members.prefixAt(i));
+      out = gone;
     }
     lostBySet.set(key, out);
     return out;
@@ -87,13 +83,13 @@ export function conntrackBetween(from: HostPlan, to: HostPlan): string {
         for (const [key, r] of before) {
           const still = after.get(key);
           if (still === undefined) {
-            for (const line of ruleFilters(f, zone, d, r, mine)) lines.add(line);
+            for (const line of ruleFilters(f, zone, d, r, mine, shared)) lines.add(line);
             continue;
           }
           // The rule stays; members its set lost no longer have its permission.
           for (const m of r.matches) {
             if (m.kind !== 'set') continue;
-            for (const e of lost(setKey(m.set))) for (const line of ruleFilters(f, zone, d, r, mine, e)) lines.add(line);
+            for (const e of lost(setKey(m.set))) for (const line of ruleFilters(f, zone, d, r, mine, shared, e)) lines.add(line);
           }
         }
       }
@@ -153,7 +149,7 @@ function ruleKeys(): RuleKeys {
  * addresses (ingress) or from them (egress), narrowed by the rule's protocol, single port and
  * remote prefix, or by one member `peer` of its remote set.
  */
-function ruleFilters(f: Family, zone: number, d: Direction, r: Rule, mine: readonly Prefix[], peer?: Prefix): string[] {
+function ruleFilters(f: Family, zone: number, d: Direction, r: Rule, mine: readonly Prefix[], shared: boolean, peer?: Prefix): string[] {
   let remote: Prefix | undefined = peer;
   let proto = '';
   for (const m of r.matches) {
@@ -162,9 +158,10 @@ function ruleFilters(f: Family, zone: number, d: Direction, r: Rule, mine: reado
     else if ((m.kind === 'src' && d === 'ingress') || (m.kind === 'dst' && d === 'egress')) remote ??= m.prefix.len === 0 ? undefined : m.prefix;
   }
   const side = d === 'ingress' ? { remote: 'src', local: 'dst' } : { remote: 'dst', local: 'src' };
-  // The port's own addresses tell connections it accepted from those it opened (a port without
-  // fixed IPs may use any: then the zone alone, or the shared zone, narrows it).
-  const locals: (Prefix | undefined)[] = mine.length > 0 ? [...mine] : [undefined];
+  // The port's own addresses tell connections it accepted from those it opened. A lost member
+  // in a port's own zone (hybrid) needs no address: the member's side already says which way
+  // (a port without fixed IPs may use any address: then the zone alone narrows it).
+  const locals: (Prefix | undefined)[] = (peer !== undefined && !shared) || mine.length === 0 ? [undefined] : [...mine];
   return locals.map((local) => filter(f, zone, { [side.remote]: remote, [side.local]: local }) + proto);
 }
 

@@ -14,7 +14,7 @@ import { conntrackBetween } from './conntrack.js';
 import { type HostView, nextByMembers } from './members.js';
 import { iptablesDelta } from './iptables.js';
 import { nftDelta } from './nft.js';
-import type { HostState } from './state.js';
+import type { HostState, MemberChange } from './state.js';
 
 /** Delta files of each backend, in the order they must be applied. */
 export const DELTA_FILES: Readonly<Record<Backend, readonly string[]>> = {
@@ -69,9 +69,9 @@ export function diffPrepared(old: PreparedModel, next: PreparedModel, options: C
   try {
     to = knownView(next, options) ?? remember(next, options, nextByMembers(old, next, options, from) ?? viewAs('new', next, options));
   } catch (e) {
-    throw e instanceof ModelError ? new DiffModelError('new', e) : e;
+    throw e instanceof ModelError && !(e instanceof DiffModelError) ? new DiffModelError('new', e) : e;
   }
-  return deltaBetween(from.state, to.state, options.prefix ?? 'sgnf', conntrackBetween(from.plan, to.plan));
+  return deltaBetween(from.state, to.state, options.prefix ?? 'sgnf', conntrackBetween(from.plan, to.plan), to.changes?.from === from.state ? to.changes.sets : undefined);
 }
 
 const VIEWS = new WeakMap<PreparedModel, Map<string, HostView>>();
@@ -99,10 +99,10 @@ function viewAs(which: 'old' | 'new', m: PreparedModel, options: CompileOptions)
  * The files that take a host from state `from` to state `to` (the audit's repair uses this with
  * the live state as `from`). `conntrack` is the conntrack.delta text.
  */
-export function deltaBetween(from: HostState, to: HostState, prefix: string, conntrack = ''): DiffResult {
+export function deltaBetween(from: HostState, to: HostState, prefix: string, conntrack = '', known?: ReadonlyMap<string, MemberChange>): DiffResult {
   let files: Record<string, string>;
-  if (from.backend === 'iptables' && to.backend === 'iptables') files = { ...iptablesDelta(from, to, prefix), 'conntrack.delta': conntrack };
-  else if (from.backend === 'nft' && to.backend === 'nft') files = { 'delta.nft': nftDelta(from, to), 'conntrack.delta': conntrack };
+  if (from.backend === 'iptables' && to.backend === 'iptables') files = { ...iptablesDelta(from, to, prefix, known), 'conntrack.delta': conntrack };
+  else if (from.backend === 'nft' && to.backend === 'nft') files = { 'delta.nft': nftDelta(from, to, known), 'conntrack.delta': conntrack };
   else throw new Error('a delta needs two states of one backend');
   const lines: Record<string, number> = {};
   let empty = true;

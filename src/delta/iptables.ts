@@ -18,7 +18,7 @@
  */
 import { ipsetTempName } from '../backends/ipset/render.js';
 import type { Family } from '../net/ip.js';
-import { type ChainState, type IpsetSetState, type IptablesHostState, type IptablesTableName, minus, sameList } from './state.js';
+import { type ChainState, type IpsetSetState, type IptablesHostState, type IptablesTableName, type MemberChange, minus, sameList } from './state.js';
 import { endLines } from '../backends/shared/text.js';
 
 export interface IptablesDeltaFiles {
@@ -30,9 +30,9 @@ export interface IptablesDeltaFiles {
 
 const TABLES: readonly IptablesTableName[] = ['filter', 'raw'];
 
-export function iptablesDelta(from: IptablesHostState, to: IptablesHostState, prefix: string): IptablesDeltaFiles {
+export function iptablesDelta(from: IptablesHostState, to: IptablesHostState, prefix: string, known?: ReadonlyMap<string, MemberChange>): IptablesDeltaFiles {
   return {
-    'ipset.delta': ipsetDelta(from, to, prefix),
+    'ipset.delta': ipsetDelta(from, to, prefix, known),
     'iptables.v4.delta': tablesDelta(from, to, 4),
     'iptables.v6.delta': tablesDelta(from, to, 6),
     'ipset.cleanup': ipsetCleanup(from, to),
@@ -54,7 +54,7 @@ export function refillIsCheaper(changes: number, newSize: number): boolean {
   return changes > newSize / 4 + 8;
 }
 
-function ipsetDelta(from: IptablesHostState, to: IptablesHostState, prefix: string): string {
+function ipsetDelta(from: IptablesHostState, to: IptablesHostState, prefix: string, known?: ReadonlyMap<string, MemberChange>): string {
   const lines: string[] = [];
   const header = (s: IpsetSetState): string => `${s.type} hashsize ${s.hashsize} maxelem ${s.maxelem}`;
   for (const name of sortedKeys(to.sets)) {
@@ -68,9 +68,10 @@ function ipsetDelta(from: IptablesHostState, to: IptablesHostState, prefix: stri
     }
     // hashsize is a sizing hint the kernel grows by itself: it never makes a set different.
     const sameKind = have.type === want.type && have.maxelem === want.maxelem;
-    if (sameKind && sameList(have.members, want.members)) continue;
-    const added = minus(want.members, have.members);
-    const removed = minus(have.members, want.members);
+    const change = known?.get(name);
+    if (sameKind && (change ? change.added.length + change.removed.length === 0 : sameList(have.members, want.members))) continue;
+    const added = change?.added ?? minus(want.members, have.members);
+    const removed = change?.removed ?? minus(have.members, want.members);
     if (sameKind && !refillIsCheaper(added.length + removed.length, want.members.length)) {
       for (const m of removed) lines.push(`del ${name} ${m} -exist`);
       for (const m of added) lines.push(`add ${name} ${m} -exist`);

@@ -18,11 +18,13 @@ import type { Model } from '../model/types.js';
 import { AddressList } from '../net/list.js';
 import { setMembers } from '../plan/host.js';
 import type { HostPlan, SetPlan } from '../plan/ir.js';
-import type { HostState, IpsetSetState, NftSetState, NftTableState } from './state.js';
+import type { HostState, IpsetSetState, MemberChange, NftSetState, NftTableState } from './state.js';
 
 export interface HostView {
   readonly state: HostState;
   readonly plan: HostPlan;
+  /** Sets (by state name) whose members changed, and how, relative to the state `changes.from`. */
+  readonly changes?: { readonly from: HostState; readonly sets: ReadonlyMap<string, MemberChange> };
 }
 
 /** The next host's state and plan derived from the old ones, or undefined when more than members changed. */
@@ -43,16 +45,27 @@ export function nextByMembers(old: PreparedModel, next: PreparedModel, options: 
   }
   if (changed.size === 0) return from;
   const plan: HostPlan = { ...from.plan, sets: from.plan.sets.map((s) => changed.get(s) ?? s) };
-  return { plan, state: withSets(from.state, changed, o.prefix) };
+  const changes = new Map<string, MemberChange>();
+  const state = withSets(from.state, changed, o.prefix, changes);
+  return { plan, state, changes: { from: from.state, sets: changes } };
+}
+
+/** What one set gained and lost, by a merge walk over the two sorted lists. */
+function memberChange(was: AddressList, is: AddressList): MemberChange {
+  const d = is.difference(was);
+  const added = is.entries();
+  const removed = was.entries();
+  return { added: d.onlyHere.map((i) => added[i]!), removed: d.onlyThere.map((i) => removed[i]!) };
 }
 
 /** The old state with the changed sets' members (iptables: ipsets; nft: the `_h`/`_n` pairs). */
-function withSets(state: HostState, changed: ReadonlyMap<SetPlan, SetPlan>, prefix: string): HostState {
+function withSets(state: HostState, changed: ReadonlyMap<SetPlan, SetPlan>, prefix: string, changes: Map<string, MemberChange>): HostState {
   if (state.backend === 'iptables') {
     const sets = new Map(state.sets);
     const name = ipsetNames([...changed.values()], prefix);
-    for (const s of changed.values()) {
+    for (const [old, s] of changed) {
       const n = name(s);
+      changes.set(n, memberChange(old.members, s.members));
       const was = sets.get(n)!;
       const next: IpsetSetState = { ...was, hashsize: hashsize(s.members.length), members: s.members.entries() };
       sets.set(n, next);
@@ -62,8 +75,10 @@ function withSets(state: HostState, changed: ReadonlyMap<SetPlan, SetPlan>, pref
   const tables = new Map(state.tables);
   const [id, inet] = [...tables].find(([, t]) => t.family === 'inet')!;
   const sets = new Map<string, NftSetState>(inet.sets);
-  for (const s of changed.values()) {
+  for (const [old, s] of changed) {
     const base = `${s.kind === 'group' ? 'g' : 'a'}${s.family}_${nftObjectKey(s.id)}`;
+    // Host-only lists are the `_h` set's elements as they are: their change is the lists' change.
+    if (old.members.hostsOnly() && s.members.hostsOnly()) changes.set(`${base}_h`, memberChange(old.members, s.members));
     const { hosts, nets } = membershipElements(s.members);
     sets.set(`${base}_h`, { ...sets.get(`${base}_h`)!, elements: hosts });
     sets.set(`${base}_n`, { ...sets.get(`${base}_n`)!, elements: nets });

@@ -16,12 +16,12 @@
  */
 import { endLines } from '../backends/shared/text.js';
 import { comment } from '../backends/nft/syntax.js';
-import { type NftHostState, type NftSetState, type NftTableState, elementKey, sameList } from './state.js';
+import { type MemberChange, type NftHostState, type NftSetState, type NftTableState, elementKey, sameList } from './state.js';
 
 /** Elements per statement, as the full ruleset prints them. */
 const ELEMENTS_PER_LINE = 1000;
 
-export function nftDelta(from: NftHostState, to: NftHostState): string {
+export function nftDelta(from: NftHostState, to: NftHostState, known?: ReadonlyMap<string, MemberChange>): string {
   const declare: string[] = [];
   const rules: string[] = [];
   const delElements: string[] = [];
@@ -38,7 +38,7 @@ export function nftDelta(from: NftHostState, to: NftHostState): string {
     }
     if (have === undefined) declare.push(`add table ${id}${want.comment === undefined ? '' : ` { ${comment(want.comment)}; }`}`);
     const emptyTable: NftTableState = { family: want.family, name: want.name, sets: new Map(), chains: new Map() };
-    tableDelta(id, have ?? emptyTable, want, { declare, rules, delElements, addElements, removals });
+    tableDelta(id, have ?? emptyTable, want, { declare, rules, delElements, addElements, removals }, known);
   }
   const lines = [...declare, ...rules, ...delElements, ...addElements, ...removals, ...removeTables];
   return lines.length === 0 ? '' : endLines(['# sgnf delta: `nft -f delta.nft` (one transaction).', ...lines]);
@@ -52,12 +52,16 @@ interface Out {
   readonly removals: string[];
 }
 
-function tableDelta(id: string, have: NftTableState, want: NftTableState, out: Out): void {
+function tableDelta(id: string, have: NftTableState, want: NftTableState, out: Out, known?: ReadonlyMap<string, MemberChange>): void {
   for (const name of [...want.sets.keys()].sort()) {
     const w = want.sets.get(name)!;
     const h = have.sets.get(name);
     if (h !== undefined && h.kind === w.kind && sameList(h.spec, w.spec)) {
-      elementDelta(id, name, h.elements, w.elements, out);
+      const change = known?.get(name);
+      if (change) {
+        pushElements(out.delElements, `delete element ${id} ${name}`, change.removed);
+        pushElements(out.addElements, `add element ${id} ${name}`, change.added);
+      } else elementDelta(id, name, h.elements, w.elements, out);
       continue;
     }
     // A set of another type cannot be changed in place: deleted first (its referencing chains

@@ -84,3 +84,9 @@ export function minus(a: readonly string[], b: readonly string[]): string[] {
   for (const x of a) if (!drop.has(x)) out.push(x);
   return out;
 }
+
+/** A set's membership change when it is already known (delta/members.ts): spares comparing the lists. */
+export interface MemberChange {
+  readonly added: readonly string[];
+  readonly removed: readonly string[];
+}

@@ -74,6 +74,29 @@ export class AddressList {
     );
   }
 
+  /**
+   * The entries only this list holds and those only `other` holds, as indexes, by one merge walk
+   * over the sorted key columns (no strings compared or hashed).
+   */
+  difference(other: AddressList): { readonly onlyHere: number[]; readonly onlyThere: number[] } {
+    const onlyHere: number[] = [];
+    const onlyThere: number[] = [];
+    let i = 0;
+    let j = 0;
+    while (i < this.length && j < other.length) {
+      const c =
+        this.hi[i]! - other.hi[j]! || this.mid[i]! - other.mid[j]! || this.lo[i]! - other.lo[j]! || this.lens[i]! - other.lens[j]!;
+      if (c === 0) {
+        i++;
+        j++;
+      } else if (c < 0) onlyHere.push(i++);
+      else onlyThere.push(j++);
+    }
+    while (i < this.length) onlyHere.push(i++);
+    while (j < other.length) onlyThere.push(j++);
+    return { onlyHere, onlyThere };
+  }
+
   /** Whether both lists hold the same entries (compares the key columns, then the texts). */
   equals(other: AddressList): boolean {
     if (other === this) return true;
@@ -129,6 +152,14 @@ export class AddressList {
       this.prefixCache = out;
     }
     return this.prefixCache;
+  }
+
+  /** Entry i as a Prefix object (one, without building the whole `prefixes()` cache). */
+  prefixAt(i: number): Prefix {
+    if (this.prefixCache !== undefined) return this.prefixCache[i]!;
+    const v6 = this.hi[i]! >= V6_TAG;
+    const addr = v6 ? (BigInt(this.hi[i]! - V6_TAG) << 80n) | (BigInt(this.mid[i]!) << 32n) | BigInt(this.lo[i]!) : BigInt(this.lo[i]!);
+    return { family: v6 ? 6 : 4, addr, len: this.lens[i]!, text: this.textAt(i) };
   }
 
   /** Canonical address text of entry i. */
