@@ -13,17 +13,23 @@
  * - a group rule a port no longer has: connections in the port's zone that were initiated in the
  *   rule's direction (ingress: to the port's addresses; egress: from them), narrowed by the rule's
  *   protocol, single destination port and remote prefix where it has them;
- * - a member gone from a remote group (or address group) that a rule of the port still
- *   references: connections between that member and the port, narrowed by the rule likewise.
+ * - a member gone from a remote group (or address group) that a kept rule references: the
+ *   member's connections in the rule's direction (ingress: from it; egress: to it), narrowed by
+ *   the rule likewise, in every zone: one line per member and rule, not per port (Neutron writes
+ *   one per member and port; a 1 % member churn in a large cloud made that hundreds of
+ *   thousands of lines).
  *
  * The filters follow the removed permission, not every other rule that might also allow the same
- * connection: a connection allowed by both a removed rule and a kept one is deleted too. That is
- * the only over-deletion, it happens only where the rule that allowed it changed, and it is
- * harmless for TCP and UDP: the next packet creates a new entry that the kept rule accepts.
+ * connection: a connection allowed by both a removed rule (or membership) and a kept rule is
+ * deleted too, and a member's connections to ports whose rules never named its group go with
+ * the rest of its connections of that rule's shape. That over-deletion touches only connections
+ * of a permission that changed, and is harmless for TCP and UDP: the next packet creates a new
+ * entry that the kept rule accepts (conntrack picks up established TCP flows, tcp_loose).
  */
 import { endLines } from '../backends/shared/text.js';
 import { type Family, type Prefix, formatAddress, formatPrefix, hostMask, isHost } from '../net/ip.js';
 import type { Direction, Port } from '../model/types.js';
+import { samePort } from '../cloud/affected.js';
 import type { HostPlan, PortPlan, Rule } from '../plan/ir.js';
 
 const FAMILY_ARG = { 4: 'ipv4', 6: 'ipv6' } as const;
@@ -57,6 +63,12 @@ export function conntrackBetween(from: HostPlan, to: HostPlan): string {
     return out;
   };
 
+  const memberRules = new Map<string, { set: string; f: Family; d: Direction; r: Rule }>();
+  // Chain lists whose rules are the same objects in both plans (a members-only change shares
+  // them): their removed rules are none, and their set rules are recorded once.
+  const seen = new Set<string>();
+  const sameChains = (a: readonly string[], b: readonly string[]): boolean =>
+    a.length === b.length && a.every((k, i) => k === b[i] && from.groupChains.get(k)?.rules === to.groupChains.get(k)?.rules);
   for (const p of from.ports) {
     const zone = zoneOf.get(p.port.id);
     if (zone === undefined || zone === 'notrack') continue;
@@ -70,13 +82,23 @@ export function conntrackBetween(from: HostPlan, to: HostPlan): string {
       }
       continue;
     }
+    const samePortData = p.port === n.port || samePort(p.port, n.port);
     for (const f of FAMILIES) {
-      const kept = new Set(addresses(n.port, f).map(formatPrefix));
-      for (const a of addrs(f)) {
-        if (kept.has(formatPrefix(a))) continue;
-        for (const side of ['src', 'dst'] as const) lines.add(filter(f, zone, { [side]: a }));
+      if (!samePortData) {
+        const kept = new Set(addresses(n.port, f).map(formatPrefix));
+        for (const a of addrs(f)) {
+          if (kept.has(formatPrefix(a))) continue;
+          for (const side of ['src', 'dst'] as const) lines.add(filter(f, zone, { [side]: a }));
+        }
       }
       for (const d of DIRECTIONS) {
+        // Ports of the same groups share their chain list: unchanged rules are looked at once.
+        const chains = p.families[f].groupChains[d];
+        if (sameChains(chains, n.families[f].groupChains[d])) {
+          const id = `${f}${d}${chains.join('\u0001')}`;
+          if (seen.has(id)) continue;
+          seen.add(id);
+        }
         const before = rulesBefore(p, f, d);
         const after = rulesAfter(n, f, d);
         const mine = addresses(n.port, f);
@@ -86,14 +108,17 @@ export function conntrackBetween(from: HostPlan, to: HostPlan): string {
             for (const line of ruleFilters(f, zone, d, r, mine, shared)) lines.add(line);
             continue;
           }
-          // The rule stays; members its set lost no longer have its permission.
-          for (const m of r.matches) {
-            if (m.kind !== 'set') continue;
-            for (const e of lost(setKey(m.set))) for (const line of ruleFilters(f, zone, d, r, mine, shared, e)) lines.add(line);
-          }
+          // The rule stays; members its set lost no longer have its permission (below).
+          for (const m of r.matches) if (m.kind === 'set') memberRules.set(`${setKey(m.set)}\u0000${d}\u0000${key}`, { set: setKey(m.set), f, d, r });
         }
       }
     }
+  }
+  // A member that left a set loses the permission of every rule naming the set: its connections
+  // are deleted once per rule, in every zone (one line per member and rule however many ports
+  // use the rule; see the header for why this is the right width).
+  for (const { set, f, d, r } of memberRules.values()) {
+    for (const e of lost(set)) for (const line of ruleFilters(f, undefined, d, r, [], false, e)) lines.add(line);
   }
   return lines.size === 0 ? '' : endLines([...lines].sort());
 }
@@ -149,7 +174,7 @@ function ruleKeys(): RuleKeys {
  * addresses (ingress) or from them (egress), narrowed by the rule's protocol, single port and
  * remote prefix, or by one member `peer` of its remote set.
  */
-function ruleFilters(f: Family, zone: number, d: Direction, r: Rule, mine: readonly Prefix[], shared: boolean, peer?: Prefix): string[] {
+function ruleFilters(f: Family, zone: number | undefined, d: Direction, r: Rule, mine: readonly Prefix[], shared: boolean, peer?: Prefix): string[] {
   let remote: Prefix | undefined = peer;
   let proto = '';
   for (const m of r.matches) {
@@ -165,8 +190,8 @@ function ruleFilters(f: Family, zone: number, d: Direction, r: Rule, mine: reado
   return locals.map((local) => filter(f, zone, { [side.remote]: remote, [side.local]: local }) + proto);
 }
 
-function filter(f: Family, zone: number, ends: { src?: Prefix | undefined; dst?: Prefix | undefined }): string {
-  let line = `-f ${FAMILY_ARG[f]} -w ${zone}`;
+function filter(f: Family, zone: number | undefined, ends: { src?: Prefix | undefined; dst?: Prefix | undefined }): string {
+  let line = zone === undefined ? `-f ${FAMILY_ARG[f]}` : `-f ${FAMILY_ARG[f]} -w ${zone}`;
   if (ends.src) line += ` -s ${formatAddress(f, ends.src.addr)}${mask('src', ends.src)}`;
   if (ends.dst) line += ` -d ${formatAddress(f, ends.dst.addr)}${mask('dst', ends.dst)}`;
   return line;

@@ -14,6 +14,7 @@ import { hashsize, ipsetNames } from '../backends/ipset/render.js';
 import { membershipElements } from '../backends/nft/layout.js';
 import { nftObjectKey } from '../backends/shared/names.js';
 import { selectHost } from '../model/select-host.js';
+import { sameGroup, samePort } from '../cloud/affected.js';
 import type { Model } from '../model/types.js';
 import { AddressList } from '../net/list.js';
 import { setMembers } from '../plan/host.js';
@@ -32,7 +33,9 @@ export function nextByMembers(old: PreparedModel, next: PreparedModel, options: 
   const a = selectHost(old.cloud, options.host);
   const b = selectHost(next.cloud, options.host);
   const o = resolveOptions(b, options);
-  if (o.remoteGroups !== 'ipset' || !equal(a.options, b.options) || !sameStructure(a, b)) return undefined;
+  if (o.remoteGroups !== 'ipset' || a.options.driver !== b.options.driver || a.options.remoteGroups !== b.options.remoteGroups || !sameStructure(a, b)) {
+    return undefined;
+  }
 
   const changed = new Map<SetPlan, SetPlan>();
   for (const s of from.plan.sets) {
@@ -94,29 +97,14 @@ function sameStructure(a: Model, b: Model): boolean {
   const groups = new Set<string>();
   for (let i = 0; i < a.ports.length; i++) {
     const p = a.ports[i]!;
-    if (p !== b.ports[i] && !equal(p, b.ports[i])) return false;
+    const q = b.ports[i]!;
+    if (p !== q && !samePort(p, q)) return false;
     for (const g of p.groups) groups.add(g);
   }
   for (const g of groups) {
     const x = a.groups.get(g);
     const y = b.groups.get(g);
-    if (x !== y && !equal(x, y)) return false;
+    if (x !== y && (x === undefined || y === undefined || !sameGroup(x, y))) return false;
   }
-  return true;
-}
-
-/** Structural equality of parsed model data: plain objects, arrays, primitives and bigints. */
-function equal(x: unknown, y: unknown): boolean {
-  if (x === y) return true;
-  if (typeof x !== 'object' || typeof y !== 'object' || x === null || y === null) return false;
-  if (Array.isArray(x)) {
-    if (!Array.isArray(y) || x.length !== y.length) return false;
-    for (let i = 0; i < x.length; i++) if (!equal(x[i], y[i])) return false;
-    return true;
-  }
-  if (Array.isArray(y)) return false;
-  const kx = Object.keys(x);
-  if (kx.length !== Object.keys(y).length) return false;
-  for (const k of kx) if (!equal((x as Record<string, unknown>)[k], (y as Record<string, unknown>)[k])) return false;
   return true;
 }
