@@ -64,12 +64,14 @@ export function conntrackBetween(from: HostPlan, to: HostPlan): string {
   };
 
   const memberRules = new Map<string, { set: string; f: Family; d: Direction; r: Rule }>();
-  // Chain lists whose rules are the same objects in both plans (a members-only change shares
-  // them): their removed rules are none, and their set rules are recorded once.
+  // Chains whose rules are the same objects in both plans (a members-only change shares them):
+  // no rule of theirs was removed, and their set rules are recorded once per chain.
   const seen = new Set<string>();
   const sameChains = (a: readonly string[], b: readonly string[]): boolean =>
     a.length === b.length && a.every((k, i) => k === b[i] && from.groupChains.get(k)?.rules === to.groupChains.get(k)?.rules);
-  for (const p of from.ports) {
+  // A members-only change shares the ports and chains (delta/members.ts): only lost members count.
+  const samePlan = from.ports === to.ports && from.groupChains === to.groupChains && from.zones === to.zones;
+  for (const p of samePlan ? [] : from.ports) {
     const zone = zoneOf.get(p.port.id);
     if (zone === undefined || zone === 'notrack') continue;
     const n = newPorts.get(p.port.id);
@@ -95,9 +97,15 @@ export function conntrackBetween(from: HostPlan, to: HostPlan): string {
         // Ports of the same groups share their chain list: unchanged rules are looked at once.
         const chains = p.families[f].groupChains[d];
         if (sameChains(chains, n.families[f].groupChains[d])) {
-          const id = `${f}${d}${chains.join('\u0001')}`;
-          if (seen.has(id)) continue;
-          seen.add(id);
+          // No rule removed: only the set rules matter, recorded once per chain.
+          for (const k of chains) {
+            if (seen.has(k)) continue;
+            seen.add(k);
+            for (const r of from.groupChains.get(k)?.rules ?? []) {
+              for (const m of r.matches) if (m.kind === 'set') memberRules.set(`${setKey(m.set)}\u0000${d}\u0000${keys(r)}`, { set: setKey(m.set), f, d, r });
+            }
+          }
+          continue;
         }
         const before = rulesBefore(p, f, d);
         const after = rulesAfter(n, f, d);
@@ -111,6 +119,13 @@ export function conntrackBetween(from: HostPlan, to: HostPlan): string {
           // The rule stays; members its set lost no longer have its permission (below).
           for (const m of r.matches) if (m.kind === 'set') memberRules.set(`${setKey(m.set)}\u0000${d}\u0000${key}`, { set: setKey(m.set), f, d, r });
         }
+      }
+    }
+  }
+  if (samePlan) {
+    for (const g of from.groupChains.values()) {
+      for (const r of g.rules) {
+        for (const m of r.matches) if (m.kind === 'set') memberRules.set(`${setKey(m.set)}\u0000${g.direction}\u0000${keys(r)}`, { set: setKey(m.set), f: g.family, d: g.direction, r });
       }
     }
   }

@@ -94,6 +94,8 @@ function ipsetCleanup(from: IptablesHostState, to: IptablesHostState): string {
 }
 
 function tablesDelta(from: IptablesHostState, to: IptablesHostState, family: Family): string {
+  // A members-only change keeps the very tables (delta/members.ts).
+  if (from.tables[family] === to.tables[family]) return '';
   const lines: string[] = [];
   for (const table of TABLES) {
     const have = from.tables[family].get(table) ?? new Map<string, ChainState>();
