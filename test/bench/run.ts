@@ -8,6 +8,7 @@
  * Not part of the test run; it takes two to four minutes on two cores.
  */
 import { spawnSync } from 'node:child_process';
+import { type DeltaRow, deltaSection } from './delta.js';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -99,6 +100,13 @@ function buildLibrary(): void {
   // transformed code is a third slower (every imported function becomes a property lookup).
   writeFileSync(join(LIB, 'package.json'), '{ "type": "module" }\n');
   if (b.status !== 0) process.stderr.write(`tsc reported errors (the build is used anyway):\n${b.stdout.slice(0, 500)}\n`);
+}
+
+/** The incremental-update rows, measured in a fresh process (test/bench/delta.ts). */
+function deltaRows(lib: string): DeltaRow[] {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(HERE, 'delta.ts'), lib], { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 26, timeout: 600_000 });
+  if (r.status !== 0) throw new Error(`delta worker failed (${r.status ?? r.signal}): ${r.stderr.slice(0, 2000)}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as DeltaRow[];
 }
 
 function worker(job: Job): Measurement {
@@ -405,6 +413,11 @@ function main(): void {
   const baselineRss = worker({ ...base, modelPath: probePath, options: {}, baseline: true }).peakRssMB;
   process.stderr.write(`nft backend: ${nft ? 'available' : `not available (${nftProbe.unavailable})`}\n`);
 
+  if (process.argv.includes('--delta')) {
+    console.log(deltaSection(deltaRows(join(LIB, 'index.js'))).join('\n'));
+    return;
+  }
+
   if (DOUBLING_ONLY) {
     const { verdicts, growth } = targets([], probes(base));
     for (const g of growth) console.log(g);
@@ -450,6 +463,8 @@ function main(): void {
   }
 
   const doubling = probes(base);
+  const deltas = deltaSection(deltaRows(join(LIB, 'index.js')));
+  console.log('\nIncremental updates (test/bench/delta.ts):\n' + deltas.join('\n'));
   const table = rows.map(cells);
   const { verdicts, growth } = targets(rows, doubling);
   const agg = aggregationLines(rows);
@@ -507,6 +522,12 @@ function main(): void {
     '## CIDR aggregation (`aggregate: true`)',
     '',
     ...agg.map((a) => `- ${a}`),
+    '',
+    '## Incremental updates',
+    '',
+    'From a prepared old model (its host state computed once, as an agent keeps it); `diffPrepared(old, next)` with the next model prepared, then with `prepare(next)` of the whole JSON included, then with the change given as a JSON Patch (`old.patch(ops)` + the diff); every delta file counted (statements).',
+    '',
+    ...deltas,
     '',
     '## Notes',
     '',
