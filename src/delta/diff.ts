@@ -31,6 +31,12 @@ export interface DiffResult {
   readonly lines: Readonly<Record<string, number>>;
 }
 
+/** The delta of a host the change does not reach: every file, all empty. */
+export function emptyDiff(options: CompileOptions = {}): DiffResult {
+  const names = DELTA_FILES[options.backend ?? 'iptables'];
+  return { files: Object.fromEntries(names.map((n) => [n, ''])), empty: true, lines: Object.fromEntries(names.map((n) => [n, 0])) };
+}
+
 /** Which of the two models a ModelError of `diff` came from. */
 export class DiffModelError extends ModelError {
   constructor(

@@ -63,3 +63,30 @@ describe('sgnf diff', () => {
     }
   });
 });
+
+describe('sgnf diff --each-host', () => {
+  test('every host gets every file; hosts the change does not reach get empty ones, the others their own delta', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sgnf-diff-hosts-'));
+    const cloud = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'golden', 'cloud-host-select', 'model.json'), 'utf8'));
+    // "db" only on compute-2; then its rules change.
+    cloud.devices['b0000004-0000-4000-8000-000000000004'].security_groups = ['default'];
+    const next = structuredClone(cloud);
+    const a = join(dir, 'a.json');
+    const b = join(dir, 'b.json');
+    writeFileSync(a, JSON.stringify(cloud));
+    const onlyDb = Object.entries(cloud.devices as Record<string, { security_groups: string[]; 'binding:host_id': string }>).filter(([, d]) => d.security_groups.includes('db'));
+    const dbHosts = new Set(onlyDb.map(([, d]) => d['binding:host_id']));
+    next.security_groups.db = { rules: [{ direction: 'ingress', protocol: 'tcp', port_range_min: 5432, port_range_max: 5432 }] };
+    writeFileSync(b, JSON.stringify(next));
+    const out = join(dir, 'out');
+    expect(run('diff', a, b, '--each-host', '-o', out, '--exit-code').status).toBe(1);
+    for (const host of ['compute-1', 'compute-2']) {
+      expect(readdirSync(join(out, host)).sort()).toEqual([...DELTA_FILES.iptables].sort());
+      const v4 = readFileSync(join(out, host, 'iptables.v4.delta'), 'utf8');
+      const alone = run('diff', a, b, '--host', host);
+      expect(alone.stdout).toContain(`# ==== iptables.v4.delta ====\n${v4}`);
+      expect(v4 === '').toBe(!dbHosts.has(host));
+    }
+    expect([...dbHosts]).toEqual(['compute-2']);
+  });
+});

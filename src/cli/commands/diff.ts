@@ -5,7 +5,8 @@ import type { Command } from '../command.js';
 import { COMPILE_FLAGS, compileOptions } from '../compile-options.js';
 import { hostDirs, readModel, sections, writeFiles } from '../io.js';
 import { type PreparedModel, prepare } from '../../compile.js';
-import { DiffModelError, diffPrepared } from '../../delta/diff.js';
+import { DiffModelError, diffPrepared, emptyDiff } from '../../delta/diff.js';
+import { affected } from '../../cloud/affected.js';
 import { ModelError } from '../../model/errors.js';
 
 const EXIT_CHANGED = 1;
@@ -45,8 +46,11 @@ export const command: Command = {
       if (a.out === undefined) throw new UsageError('--each-host needs -o DIR');
       if (a.host !== undefined) throw new UsageError('--each-host and --host exclude each other');
       const hosts = new Set([...named('old', oldFile, () => hostDirs(old)), ...named('new', newFile, () => hostDirs(next))]);
-      // Everything computed before anything is written: no partial output on an error.
-      const results = [...hosts].sort().map((host) => [host, diffPrepared(old, next, { ...options, host })] as const);
+      // Hosts the change does not reach (affected, from the indexes of the two models) get the
+      // empty delta without being compiled. Everything is computed before anything is written.
+      const { host: _, ...perHost } = options;
+      const touched = new Set(affected(old, next, perHost).hosts);
+      const results = [...hosts].sort().map((host) => [host, touched.has(host) ? diffPrepared(old, next, { ...options, host }) : emptyDiff(options)] as const);
       for (const [host, r] of results) writeFiles(join(a.out, host), r.files);
       return a['exit-code'] && results.some(([, r]) => !r.empty) ? EXIT_CHANGED : 0;
     }
