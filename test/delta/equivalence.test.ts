@@ -45,8 +45,29 @@ const dump = (h: IptablesHost): string => dumpIptablesHost(h, { hashsize: false 
 
 const fullState = (model: unknown, o: CompileOptions): string => dump(loadFull(emptyIptablesHost(), compile(model, o).files));
 
-describe.each(MODES)('iptables backend, $remoteGroups mode, $driver driver', (mode) => {
-  const o: CompileOptions = { ...mode, backend: 'iptables' };
+/** A host of one backend in the simulators: load a full output, apply a delta, dump the state. */
+interface SimHost<S> {
+  readonly empty: () => S;
+  readonly loadFull: (s: S, files: Files) => S;
+  readonly applyDelta: (s: S, files: Files) => S;
+  readonly dump: (s: S) => string;
+}
+const IPTABLES_HOST: SimHost<IptablesHost> = { empty: emptyIptablesHost, loadFull, applyDelta, dump };
+const NFT_HOST: SimHost<NftState> = {
+  empty: emptyNft,
+  loadFull: (s, files) => unwrap(applyNftBackend(s, [{ name: 'ruleset.nft', text: files['ruleset.nft']! }])),
+  applyDelta: (s, files) => unwrap(applyNftBackend(s, [{ name: 'delta.nft', text: files['delta.nft']! }])),
+  dump: nftList,
+};
+
+const BACKENDS = [
+  { backend: 'iptables' as const, host: IPTABLES_HOST as SimHost<unknown> },
+  { backend: 'nft' as const, host: NFT_HOST as SimHost<unknown> },
+];
+
+describe.each(BACKENDS.flatMap((b) => MODES.map((m) => ({ ...b, ...m }))))('$backend backend, $remoteGroups mode, $driver driver', ({ backend, host, ...mode }) => {
+  const o: CompileOptions = { ...mode, backend };
+  const full = (model: unknown): unknown => host.loadFull(host.empty(), compile(model, o).files);
   test.each(SEEDS)('full(old) + diff(old, new) = full(new) for every kind of edit (seed %s)', (seed) => {
     fc.assert(
       fc.property(
@@ -54,9 +75,7 @@ describe.each(MODES)('iptables backend, $remoteGroups mode, $driver driver', (mo
         ({ spec, edit }: { spec: Parameters<typeof modelJson>[0]; edit: Edit }) => {
           const old = modelJson(spec);
           const next = modelJson(edit.spec);
-          const loaded = loadFull(emptyIptablesHost(), compile(old, o).files);
-          const d = diff(old, next, o);
-          expect(dump(applyDelta(loaded, d.files))).toBe(fullState(next, o));
+          expect(host.dump(host.applyDelta(full(old), diff(old, next, o).files))).toBe(host.dump(full(next)));
         },
       ),
       { numRuns: RUNS, ...(seed !== undefined && { seed }) },
@@ -67,45 +86,8 @@ describe.each(MODES)('iptables backend, $remoteGroups mode, $driver driver', (mo
     fc.assert(
       fc.property(editChainArb(2), ({ start, edits }) => {
         const [a, b, c] = [start, edits[0]!.spec, edits[1]!.spec].map(modelJson);
-        let host = loadFull(emptyIptablesHost(), compile(a, o).files);
-        host = applyDelta(host, diff(a, b, o).files);
-        host = applyDelta(host, diff(b, c, o).files);
-        expect(dump(host)).toBe(fullState(c, o));
-      }),
-      { numRuns: Math.ceil(RUNS / 2), seed: 7 },
-    );
-  });
-});
-
-const loadNft = (state: NftState, files: Files): NftState => unwrap(applyNftBackend(state, [{ name: 'ruleset.nft', text: files['ruleset.nft']! }]));
-const nftFull = (model: unknown, o: CompileOptions): string => nftList(loadNft(emptyNft(), compile(model, o).files));
-const applyNftDelta = (state: NftState, files: Files): NftState => unwrap(applyNftBackend(state, [{ name: 'delta.nft', text: files['delta.nft']! }]));
-
-describe.each(MODES)('nft backend, $remoteGroups mode, $driver driver', (mode) => {
-  const o: CompileOptions = { ...mode, backend: 'nft' };
-  test.each(SEEDS)('full(old) + diff(old, new) = full(new) for every kind of edit (seed %s)', (seed) => {
-    fc.assert(
-      fc.property(
-        modelSpecArb.chain((spec) => editArb(spec).map((edit) => ({ spec, edit }))),
-        ({ spec, edit }: { spec: Parameters<typeof modelJson>[0]; edit: Edit }) => {
-          const old = modelJson(spec);
-          const next = modelJson(edit.spec);
-          const loaded = loadNft(emptyNft(), compile(old, o).files);
-          expect(nftList(applyNftDelta(loaded, diff(old, next, o).files))).toBe(nftFull(next, o));
-        },
-      ),
-      { numRuns: RUNS, ...(seed !== undefined && { seed }) },
-    );
-  });
-
-  test('diff(a, b) then diff(b, c) gives full(c)', () => {
-    fc.assert(
-      fc.property(editChainArb(2), ({ start, edits }) => {
-        const [a, b, c] = [start, edits[0]!.spec, edits[1]!.spec].map(modelJson);
-        let state = loadNft(emptyNft(), compile(a, o).files);
-        state = applyNftDelta(state, diff(a, b, o).files);
-        state = applyNftDelta(state, diff(b, c, o).files);
-        expect(nftList(state)).toBe(nftFull(c, o));
+        const state = host.applyDelta(host.applyDelta(full(a), diff(a, b, o).files), diff(b, c, o).files);
+        expect(host.dump(state)).toBe(host.dump(full(c)));
       }),
       { numRuns: Math.ceil(RUNS / 2), seed: 7 },
     );
