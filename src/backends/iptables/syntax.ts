@@ -33,6 +33,9 @@ const PROTOCOL_NAMES: Readonly<Record<number, string>> = {
   132: 'sctp',
   136: 'udplite',
 };
+
+/** `-p` as sgnf prints it (and iptables-save prints back on any host). */
+export const protocolText = (protocol: number): string => PROTOCOL_NAMES[protocol] ?? String(protocol);
 /**
  * IPv6 extension headers: ip6tables' `-p` sees only the upper-layer protocol behind them, so
  * `-p 43` never matches ("never matched protocol"; Neutron emitted such dead rules). A rule for
@@ -77,7 +80,7 @@ export function renderMatches(matches: readonly Match[], family: Family, setName
   if (src && src.prefix.len > 0) out.push(addressMatch('-s', src.prefix));
   if (dst && dst.prefix.len > 0) out.push(addressMatch('-d', dst.prefix));
   const extHeader = family === 6 && proto ? IPV6_EXTENSION_HEADERS[proto.protocol] : undefined;
-  if (proto && extHeader === undefined) out.push(`-p ${PROTOCOL_NAMES[proto.protocol] ?? proto.protocol}`);
+  if (proto && extHeader === undefined) out.push(`-p ${protocolText(proto.protocol)}`);
   const sport = matches.find((m) => m.kind === 'srcPort');
   const dport = matches.find((m) => m.kind === 'dstPort');
   if (sport || dport) {

@@ -129,7 +129,7 @@ const COMMENTS: Readonly<Record<CommentKey | 'unmatchedDrop' | 'bridged', string
 };
 
 export function layoutNft(plan: HostPlan, o: NftOptions): NftLayout {
-  const base = tablePrefix(o.prefix);
+  const base = nftTablePrefix(o.prefix);
   // Comment clauses with their leading space ('' with comments off), so a rule is one template.
   const note = (text: string): string => (o.comments ? ` ${comment(text)}` : '');
   const fixedNotes = new Map<keyof typeof COMMENTS, string>();
@@ -358,7 +358,7 @@ function portNames(p: PortPlan, key: string, index: number): PortNames {
 }
 
 /** `sgnf` -> `sgnf`; `My-Cloud` -> `my_cloud` (a prefix checked by checkPrefix). The table names then carry the required `_`. */
-function tablePrefix(prefix: string): string {
+export function nftTablePrefix(prefix: string): string {
   return checkPrefix(prefix).toLowerCase().replace(/-/g, '_');
 }
 

@@ -1,0 +1,215 @@
+/**
+ * `nft list ruleset` output, parsed into tables of sets, maps and chains (delta/state.ts), with
+ * every rule, declaration and element read back into the notation sgnf writes (nft-notation.ts).
+ *
+ *   table FAMILY NAME {
+ *           comment "..."
+ *           set|map NAME {
+ *                   type ... | typeof ...
+ *                   flags ...
+ *                   comment "..."
+ *                   elements = { e1, e2,
+ *                                e3 }
+ *           }
+ *           chain NAME {
+ *                   type filter hook HOOK priority P; policy accept;
+ *                   rule
+ *           }
+ *           (flowtables and stateful objects: kept as foreign lines)
+ *   }
+ *
+ * `nft -a list ruleset` (`# handle N` after each line) reads the same.
+ */
+import type { NftChainState, NftSetState, NftTableState } from '../delta/state.js';
+import { badLine, shown } from './dumps.js';
+import { canonicalElement, canonicalHook, canonicalRule, canonicalSpec } from './nft-notation.js';
+
+/** A table as listed; `line` is the line of its `table` statement. */
+export interface ListedTable extends NftTableState {
+  readonly line: number;
+  /** Objects of kinds sgnf never creates (flowtables, counters, quotas, ...), by `kind name`. */
+  readonly others: readonly string[];
+}
+
+const FAMILIES = new Set(['ip', 'ip6', 'inet', 'arp', 'bridge', 'netdev']);
+const NAME = /^[A-Za-z_.][A-Za-z0-9_./-]*$|^"[^"]*"$/;
+const OBJECT_KINDS = new Set(['flowtable', 'counter', 'quota', 'ct', 'limit', 'secmark', 'synproxy']);
+
+interface Cursor {
+  readonly file: string;
+  line: number;
+}
+
+export function parseNftRuleset(text: string, file: string): ReadonlyMap<string, ListedTable> {
+  const tables = new Map<string, ListedTable>();
+  const lines = text.split('\n');
+  const at: Cursor = { file, line: 0 };
+  for (let i = 0; i < lines.length; i++) {
+    at.line = i + 1;
+    const line = clean(lines[i]!);
+    if (line === '' || line.startsWith('#')) continue;
+    const m = /^table (\S+) (\S+) \{$/.exec(line);
+    if (!m) badLine(file, at.line, `expected a table, not ${shown(line)}`);
+    const [, family, name] = m as unknown as [string, string, string];
+    if (!FAMILIES.has(family)) badLine(file, at.line, `not an nft family: ${shown(family)}`);
+    if (!NAME.test(name)) badLine(file, at.line, `not a table name: ${shown(name)}`);
+    const id = `${family} ${name}`;
+    if (tables.has(id)) badLine(file, at.line, `table ${id} is listed twice`);
+    const r = parseTable(lines, i + 1, at, family, name);
+    tables.set(id, r.table);
+    i = r.next - 1;
+  }
+  return tables;
+}
+
+/** A line without its indentation, trailing blanks and `# handle N`. */
+function clean(raw: string): string {
+  let s = raw.trim();
+  const h = s.lastIndexOf(' # handle ');
+  if (h >= 0 && /^ # handle \d+$/.test(s.slice(h))) s = s.slice(0, h);
+  else if (/^# handle \d+$/.test(s)) s = '';
+  return s;
+}
+
+function parseTable(lines: readonly string[], from: number, at: Cursor, family: string, name: string): { table: ListedTable; next: number } {
+  const tableLine = at.line;
+  const sets = new Map<string, NftSetState>();
+  const chains = new Map<string, NftChainState>();
+  const others: string[] = [];
+  let comment: string | undefined;
+  for (let i = from; i < lines.length; i++) {
+    at.line = i + 1;
+    const line = clean(lines[i]!);
+    if (line === '') continue;
+    if (line === '}') {
+      const table: ListedTable = { family: family as NftTableState['family'], name, sets, chains, others, line: tableLine, ...(comment !== undefined && { comment }) };
+      return { table, next: i + 1 };
+    }
+    const c = /^comment "([^"]*)"$/.exec(line);
+    if (c) {
+      comment = c[1]!;
+      continue;
+    }
+    if (/^flags \S+$/.test(line)) {
+      others.push(line);
+      continue;
+    }
+    const m = /^(set|map|chain) (\S+) \{$/.exec(line);
+    if (m) {
+      const [, kind, objName] = m as unknown as [string, string, string];
+      if (!NAME.test(objName)) badLine(at.file, at.line, `not a ${kind} name: ${shown(objName)}`);
+      if (kind === 'chain') {
+        if (chains.has(objName)) badLine(at.file, at.line, `chain ${objName} is listed twice`);
+        const r = parseChain(lines, i + 1, at, family);
+        chains.set(objName, r.chain);
+        i = r.next - 1;
+      } else {
+        if (sets.has(objName)) badLine(at.file, at.line, `${kind} ${objName} is listed twice`);
+        const r = parseSet(lines, i + 1, at, kind as 'set' | 'map');
+        sets.set(objName, r.set);
+        i = r.next - 1;
+      }
+      continue;
+    }
+    const o = /^(\S+) (?:(?:helper|timeout|expectation) )?(\S+) \{$/.exec(line);
+    if (o && OBJECT_KINDS.has(o[1]!)) {
+      others.push(`${o[1]} ${o[2]}`);
+      i = skipBlock(lines, i + 1, at) - 1;
+      continue;
+    }
+    badLine(at.file, at.line, `not a line of an nft table listing: ${shown(line)}`);
+  }
+  badLine(at.file, tableLine, `table ${family} ${name} is not closed (a truncated listing?)`);
+}
+
+/** The index after the `}` that closes a block whose `{` ended the line before `from`. */
+function skipBlock(lines: readonly string[], from: number, at: Cursor): number {
+  let depth = 1;
+  for (let i = from; i < lines.length; i++) {
+    at.line = i + 1;
+    depth += braces(clean(lines[i]!));
+    if (depth <= 0) return i + 1;
+  }
+  badLine(at.file, at.line, 'a block is not closed (a truncated listing?)');
+}
+
+/** `{` minus `}` outside double-quoted strings. */
+function braces(s: string): number {
+  let d = 0;
+  let quoted = false;
+  for (let i = 0; i < s.length; i++) {
+    const ch = s.charCodeAt(i);
+    if (ch === 34) quoted = !quoted;
+    else if (!quoted && ch === 123) d++;
+    else if (!quoted && ch === 125) d--;
+  }
+  return d;
+}
+
+function parseChain(lines: readonly string[], from: number, at: Cursor, family: string): { chain: NftChainState; next: number } {
+  const rules: string[] = [];
+  let hook: string | undefined;
+  for (let i = from; i < lines.length; i++) {
+    at.line = i + 1;
+    const line = clean(lines[i]!);
+    if (line === '') continue;
+    if (line === '}') return { chain: hook === undefined ? { rules } : { hook, rules }, next: i + 1 };
+    if (rules.length === 0 && hook === undefined && /^type \S+ hook /.test(line)) {
+      hook = canonicalHook(line, family, at.file, at.line);
+      continue;
+    }
+    if (braces(line) !== 0) badLine(at.file, at.line, `unbalanced braces in ${shown(line)}`);
+    rules.push(canonicalRule(line));
+  }
+  badLine(at.file, at.line, 'a chain is not closed (a truncated listing?)');
+}
+
+function parseSet(lines: readonly string[], from: number, at: Cursor, kind: 'set' | 'map'): { set: NftSetState; next: number } {
+  const spec: string[] = [];
+  const elements: string[] = [];
+  for (let i = from; i < lines.length; i++) {
+    at.line = i + 1;
+    const line = clean(lines[i]!);
+    if (line === '') continue;
+    if (line === '}') return { set: { kind, spec, elements }, next: i + 1 };
+    if (line.startsWith('elements = {')) {
+      // The element list, over as many lines as nft wraps it into.
+      let body = line.slice('elements = {'.length);
+      const first = at.line;
+      while (!/\}$/.test(body) || braces(body) !== -1) {
+        i++;
+        if (i >= lines.length) badLine(at.file, first, 'an element list is not closed (a truncated listing?)');
+        at.line = i + 1;
+        body += ` ${clean(lines[i]!)}`;
+      }
+      for (const e of splitElements(body.slice(0, body.lastIndexOf('}')), at.file, first)) elements.push(canonicalElement(e));
+      continue;
+    }
+    spec.push(canonicalSpec(line));
+  }
+  badLine(at.file, at.line, `a ${kind} is not closed (a truncated listing?)`);
+}
+
+/** Elements at the commas outside strings and brackets, trimmed. */
+function splitElements(body: string, file: string, line: number): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let quoted = false;
+  let startAt = 0;
+  for (let i = 0; i < body.length; i++) {
+    const ch = body[i]!;
+    if (ch === '"') quoted = !quoted;
+    else if (quoted) continue;
+    else if (ch === '{' || ch === '(' || ch === '[') depth++;
+    else if (ch === '}' || ch === ')' || ch === ']') depth--;
+    else if (ch === ',' && depth === 0) {
+      out.push(body.slice(startAt, i).trim());
+      startAt = i + 1;
+    }
+  }
+  if (quoted || depth !== 0) badLine(file, line, 'unbalanced quotes or brackets in an element list');
+  const last = body.slice(startAt).trim();
+  if (last !== '') out.push(last);
+  if (out.some((e) => e === '')) badLine(file, line, 'an empty element in an element list');
+  return out;
+}
