@@ -5,7 +5,7 @@
  * engine, which compares by identity first, walks past it at no cost and touches only what
  * drifted.
  */
-import { structuredPatch } from 'diff';
+import { formatPatch, structuredPatch } from 'diff';
 import type { Family } from '../net/ip.js';
 import type {
   ChainState,
@@ -354,10 +354,7 @@ function chainDiff(
   const patch = structuredPatch(`host: ${object}`, `model: ${object}`, text(have), text(wanted), '', '', { context: 2, maxEditLength: DIFF_MAX_EDITS });
   let diff: string;
   if (patch === undefined) diff = `(diff omitted: more than ${DIFF_MAX_EDITS} lines differ)\n`;
-  else {
-    const out = [`--- ${patch.oldFileName}`, `+++ ${patch.newFileName}`];
-    for (const h of patch.hunks) out.push(`@@ -${h.oldStart},${h.oldLines} +${h.newStart},${h.newLines} @@`, ...h.lines);
-    diff = out.join('\n') + '\n';
-  }
+  // Without the `====` line formatPatch starts with.
+  else diff = formatPatch(patch).replace(/^=+\n/, '');
   return { missing: sample(missing.map(line)), extra: sample(extra.map(line)), diff };
 }

@@ -26,11 +26,18 @@ export type LiveDumps = Readonly<Partial<Record<LiveFile, string>>>;
  * A dump that is not what the tool prints. Its issues name the file and line (`ipset.save:12`)
  * where a ModelError's name a JSON path, so the CLI reports both the same way (exit 2).
  */
+export interface DumpProblem {
+  readonly file: string;
+  /** 1-based; 0 for the file as a whole (missing). */
+  readonly line: number;
+  readonly message: string;
+}
+
 export class DumpError extends ModelError {
-  constructor(issues: readonly { readonly file: string; readonly line: number; readonly message: string }[]) {
-    super(issues.map((i) => ({ path: i.line > 0 ? `${i.file}:${i.line}` : i.file, message: i.message })));
+  constructor(readonly problems: readonly DumpProblem[]) {
+    super(problems.map((i) => ({ path: i.line > 0 ? `${i.file}:${i.line}` : i.file, message: i.message })));
     this.name = 'DumpError';
-    this.message = `invalid live state (${issues.length} problem${issues.length === 1 ? '' : 's'}):\n` + this.issues.map((i) => `  ${i.path}: ${i.message}`).join('\n');
+    this.message = `invalid live state (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` + this.issues.map((i) => `  ${i.path}: ${i.message}`).join('\n');
   }
 }
 

@@ -24,7 +24,7 @@ export function formatDrift(d: Drift): string[] {
       return [`${head}extra chain (not in the model; ${d.size} rule${d.size === 1 ? '' : 's'})`];
     case 'chain-changed':
       return [
-        `${head}chain changed: ${counted(d.missing!, 'rule', 'missing')}, ${counted(d.extra!, 'rule', 'extra')}`,
+        `${head}chain changed: ${d.missing!.count} rule${d.missing!.count === 1 ? '' : 's'} missing, ${d.extra!.count} extra`,
         ...d.diff!.replace(/\n$/, '').split('\n').map((l) => `    ${l}`),
       ];
     case 'hook-missing':

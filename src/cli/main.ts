@@ -4,10 +4,11 @@
  *   sgnf compile [model.json|-] [-o DIR]     print or write the ruleset
  *   sgnf check --golden DIR [model.json|-]   compare with golden files (exit 1 + diff), --update
  *   sgnf diff OLD NEW [-o DIR]               the change script from OLD to NEW (--exit-code)
+ *   sgnf audit [model.json|-] --live DIR     drift of a host from the model (exit 1), --repair -o DIR
  *   sgnf explain [model.json|-] --from P --to Q ...   would this packet pass, and why
  *   sgnf schema                              print the model's JSON Schema
  *
- * Exit codes: 0 ok, 1 golden mismatch or (diff --exit-code) a change, 2 bad input or usage (nothing
+ * Exit codes: 0 ok, 1 golden mismatch, (diff --exit-code) a change or (audit) drift, 2 bad input or usage (nothing
  * on stdout), 3 internal error.
  *
  * Start-up time matters (a CLI run is often one small model): this module loads nothing but the
@@ -23,6 +24,7 @@ const COMMANDS: Readonly<Record<string, { readonly summary: string; readonly loa
   compile: { summary: 'compile a model; print the files or write them with -o', load: () => import('./commands/compile.js') },
   check: { summary: 'compile and compare with golden files; exit 1 with a unified diff when they differ', load: () => import('./commands/check.js') },
   diff: { summary: 'the change script from the OLD model to the NEW one', load: () => import('./commands/diff.js') },
+  audit: { summary: "compare a host's live netfilter state with the model; --repair writes the fix", load: () => import('./commands/audit.js') },
   explain: { summary: 'say whether a packet passes and which rule decides, from the model alone', load: () => import('./commands/explain.js') },
   schema: { summary: "print the model's JSON Schema", load: () => import('./commands/schema.js') },
 };
