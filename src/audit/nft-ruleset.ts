@@ -125,12 +125,13 @@ function parseTable(lines: readonly string[], from: number, at: Cursor, family: 
 /** The index after the `}` that closes a block whose `{` ended the line before `from`. */
 function skipBlock(lines: readonly string[], from: number, at: Cursor): number {
   let depth = 1;
+  const opened = at.line;
   for (let i = from; i < lines.length; i++) {
     at.line = i + 1;
     depth += braces(clean(lines[i]!));
     if (depth <= 0) return i + 1;
   }
-  badLine(at.file, at.line, 'a block is not closed (a truncated listing?)');
+  badLine(at.file, opened, 'a block is not closed (a truncated listing?)');
 }
 
 /** `{` minus `}` outside double-quoted strings. */
@@ -149,6 +150,7 @@ function braces(s: string): number {
 function parseChain(lines: readonly string[], from: number, at: Cursor, family: string): { chain: NftChainState; next: number } {
   const rules: string[] = [];
   let hook: string | undefined;
+  const opened = at.line;
   for (let i = from; i < lines.length; i++) {
     at.line = i + 1;
     const line = clean(lines[i]!);
@@ -161,12 +163,13 @@ function parseChain(lines: readonly string[], from: number, at: Cursor, family: 
     if (braces(line) !== 0) badLine(at.file, at.line, `unbalanced braces in ${shown(line)}`);
     rules.push(canonicalRule(line));
   }
-  badLine(at.file, at.line, 'a chain is not closed (a truncated listing?)');
+  badLine(at.file, opened, 'a chain is not closed (a truncated listing?)');
 }
 
 function parseSet(lines: readonly string[], from: number, at: Cursor, kind: 'set' | 'map'): { set: NftSetState; next: number } {
   const spec: string[] = [];
   const elements: string[] = [];
+  const opened = at.line;
   for (let i = from; i < lines.length; i++) {
     at.line = i + 1;
     const line = clean(lines[i]!);
@@ -187,7 +190,7 @@ function parseSet(lines: readonly string[], from: number, at: Cursor, kind: 'set
     }
     spec.push(canonicalSpec(line));
   }
-  badLine(at.file, at.line, `a ${kind} is not closed (a truncated listing?)`);
+  badLine(at.file, opened, `a ${kind} is not closed (a truncated listing?)`);
 }
 
 /** Elements at the commas outside strings and brackets, trimmed. */
