@@ -19,7 +19,7 @@ const withRule = (rule: Record<string, unknown>) => ({ security_groups: { sg: { 
 const withPort = (extra: Record<string, unknown>) => ({ security_groups: { sg: { rules: [] } }, devices: { 'p-1': port(extra) } });
 
 /** A model (and options) whose first issue has the code. */
-const ISSUES: Record<Exclude<IssueCode, 'set-too-large' | 'zones-exhausted' | 'name-collision' | 'bad-host-name' | 'bad-patch'>, [unknown, CompileOptions?]> = {
+const ISSUES: Record<Exclude<IssueCode, 'set-too-large' | 'zones-exhausted' | 'name-collision' | 'bad-host-name' | 'bad-patch' | 'bad-dump' | 'missing-dump'>, [unknown, CompileOptions?]> = {
   'not-an-object': [5],
   'not-a-list': [{ security_groups: { sg: { rules: 5 } } }],
   'not-a-string': [withPort({ device_owner: 5 })],
@@ -55,6 +55,8 @@ const ELSEWHERE: Record<Exclude<IssueCode, keyof typeof ISSUES>, string> = {
   'name-collision': 'needs a collision of truncated sha256 hashes of two ids',
   'bad-host-name': 'sgnf compile --each-host: the CLI test below',
   'bad-patch': 'a JSON Patch that does not apply: test/cloud/patch.test.ts',
+  'bad-dump': 'a line of a host dump no tool prints (sgnf audit): test/audit/parse.test.ts, test/audit/audit.test.ts',
+  'missing-dump': 'a host dump the backend reads is absent (sgnf audit): test/audit/audit.test.ts',
 };
 
 const WARNINGS: Record<WarningCode, unknown> = {

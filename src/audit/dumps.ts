@@ -27,6 +27,8 @@ export type LiveDumps = Readonly<Partial<Record<LiveFile, string>>>;
  * where a ModelError's name a JSON path, so the CLI reports both the same way (exit 2).
  */
 export interface DumpProblem {
+  /** `bad-dump`: a line the tool does not print; `missing-dump`: a file the backend reads is absent. */
+  readonly code?: 'bad-dump' | 'missing-dump';
   readonly file: string;
   /** 1-based; 0 for the file as a whole (missing). */
   readonly line: number;
@@ -35,7 +37,7 @@ export interface DumpProblem {
 
 export class DumpError extends ModelError {
   constructor(readonly problems: readonly DumpProblem[]) {
-    super(problems.map((i) => ({ path: i.line > 0 ? `${i.file}:${i.line}` : i.file, message: i.message })));
+    super(problems.map((i) => ({ code: i.code ?? 'bad-dump', path: i.line > 0 ? `${i.file}:${i.line}` : i.file, message: i.message })));
     this.name = 'DumpError';
     this.message = `invalid live state (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` + this.issues.map((i) => `  ${i.path}: ${i.message}`).join('\n');
   }

@@ -40,7 +40,7 @@ const FAMILY_NAME = { 4: 'ipv4', 6: 'ipv6' } as const;
 /** Parse the dumps of `backend` and keep sgnf's objects (names starting with `prefix`). */
 export function liveState(dumps: LiveDumps, backend: Backend, prefix: string): LiveState {
   const missing = LIVE_FILES[backend].filter((f) => typeof dumps[f] !== 'string');
-  if (missing.length > 0) throw new DumpError(missing.map((file) => ({ file, line: 0, message: `missing (the ${backend} backend reads ${LIVE_FILES[backend].join(', ')})` })));
+  if (missing.length > 0) throw new DumpError(missing.map((file) => ({ code: 'missing-dump' as const, file, line: 0, message: `missing (the ${backend} backend reads ${LIVE_FILES[backend].join(', ')})` })));
   return backend === 'nft' ? nftLive(dumps['nft.ruleset']!, prefix) : iptablesLive(dumps, prefix);
 }
 

@@ -40,7 +40,11 @@ export function formatDrift(d: Drift): string[] {
     case 'set-extra':
       return [`${head}extra set (not in the model; ${d.size} member${d.size === 1 ? '' : 's'})`];
     case 'set-type':
-      return [`${head}set of the wrong type: \`${d.have}\`, the model wants \`${d.want}\``];
+      return [
+        `${head}set of the wrong type: \`${d.have}\`, the model wants \`${d.want}\`` +
+          // ipset swaps only sets of one type, and destroys or renames only unreferenced ones.
+          (d.table === undefined ? ' (the repair moves its rules to a new set of the right type; audit again: the next repair moves them back to this name)' : ''),
+      ];
     case 'members':
       return [`${head}members differ: ${counted(d.missing!, 'member', 'missing')}, ${counted(d.extra!, 'member', 'extra')}`];
     case 'elements':

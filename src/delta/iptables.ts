@@ -15,6 +15,12 @@
  *                      tables stopped using them.
  *
  * Every file is written even when empty, so an agent can apply all of them unconditionally.
+ *
+ * A set of another type or family on the host (only a drifted host has one: the audit's repair)
+ * cannot be changed in place: the kernel swaps only compatible sets and destroys or renames only
+ * unreferenced ones. The delta then takes the host to the wanted state with that set under its
+ * temporary name (created and filled, the rules moved to it, the old set destroyed), which
+ * matches the same packets; the next delta from there moves the rules back to the real name.
  */
 import { ipsetTempName } from '../backends/ipset/render.js';
 import type { Family } from '../net/ip.js';
@@ -30,7 +36,8 @@ export interface IptablesDeltaFiles {
 
 const TABLES: readonly IptablesTableName[] = ['filter', 'raw'];
 
-export function iptablesDelta(from: IptablesHostState, to: IptablesHostState, prefix: string, known?: ReadonlyMap<string, MemberChange>): IptablesDeltaFiles {
+export function iptablesDelta(from: IptablesHostState, want: IptablesHostState, prefix: string, known?: ReadonlyMap<string, MemberChange>): IptablesDeltaFiles {
+  const to = retargetRetyped(from, want, prefix);
   return {
     'ipset.delta': ipsetDelta(from, to, prefix, known),
     'iptables.v4.delta': tablesDelta(from, to, 4),
@@ -40,6 +47,21 @@ export function iptablesDelta(from: IptablesHostState, to: IptablesHostState, pr
 }
 
 const sortedKeys = <V>(m: ReadonlyMap<string, V>): string[] => [...m.keys()].sort();
+
+/** `want` with every set whose type the host has wrong under its temporary name (see above). */
+function retargetRetyped(from: IptablesHostState, want: IptablesHostState, prefix: string): IptablesHostState {
+  const renamed = new Map<string, string>();
+  for (const [name, w] of want.sets) {
+    const h = from.sets.get(name);
+    if (h !== undefined && h.type !== w.type) renamed.set(name, ipsetTempName(name, prefix));
+  }
+  if (renamed.size === 0) return want;
+  const sets = new Map([...want.sets].map(([n, s]) => [renamed.get(n) ?? n, s] as const));
+  const rule = (r: string): string => r.replace(/--match-set (\S+) /g, (all, n: string) => (renamed.has(n) ? `--match-set ${renamed.get(n)} ` : all));
+  const tables = (family: Family): IptablesHostState['tables'][Family] =>
+    new Map([...want.tables[family]].map(([t, chains]) => [t, new Map([...chains].map(([c, chain]) => [c, { ...chain, rules: chain.rules.map(rule) }] as const))] as const));
+  return { backend: 'iptables', sets, tables: { 4: tables(4), 6: tables(6) } };
+}
 
 /**
  * Refill (temporary set + swap) instead of `del`/`add` lines when the change is large: more than

@@ -34,6 +34,8 @@ export const ISSUE_CODES = [
   'bad-option',
   'bad-host-name',
   'bad-patch',
+  'bad-dump',
+  'missing-dump',
 ] as const;
 
 export type IssueCode = (typeof ISSUE_CODES)[number];

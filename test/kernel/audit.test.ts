@@ -15,6 +15,7 @@ import { type CompileOptions, compile, prepare } from '../../src/compile.js';
 import { type AuditResult, auditPrepared } from '../../src/audit/audit.js';
 import type { LiveDumps } from '../../src/audit/dumps.js';
 import type { IptablesHostState, NftHostState } from '../../src/delta/state.js';
+import { ipsetTempName } from '../../src/backends/ipset/render.js';
 import { goldenCases } from '../support/golden.js';
 import { type Netns, NetnsSession, describeKernel, kernelAvailable, mapLimit } from '../support/netns.js';
 
@@ -100,6 +101,8 @@ interface Tamper {
   readonly name: string;
   readonly commands: readonly (readonly string[])[];
   readonly expect: readonly string[];
+  /** What the audit after the first repair reports (a set of the wrong type takes two). */
+  readonly between?: readonly string[];
 }
 
 /** The objects of the default-group case the tampering touches, found in its compiled state. */
@@ -155,6 +158,19 @@ function iptablesTampers(want: IptablesHostState, v: Variant): Tamper[] {
       expect: ['chain-extra: ipv4 filter chain sgnf-stale', 'set-extra: ipset sgnf-stale'],
     },
     { name: "a built-in chain's policy changed", commands: [[ip6t, '-P', 'FORWARD', 'DROP']], expect: ['policy-changed: ipv6 filter chain FORWARD'] },
+    { name: 'an extra jump to one of our chains in a built-in chain', commands: [[ipt, '-I', 'INPUT', '1', '-j', 'sgnf-INGRESS']], expect: ['hook-extra: ipv4 filter chain INPUT'] },
+    {
+      name: 'a set created again with another type, its rules put back',
+      commands: [
+        [ipt, '-F', groupChain],
+        ['ipset', 'destroy', set],
+        ['ipset', 'create', set, 'hash:ip', 'family', 'inet'],
+        ['ipset', 'add', set, members[0]!],
+        ...filter.get(groupChain)!.rules.map((r) => [ipt, '-A', groupChain, ...r.split(' ')]),
+      ],
+      expect: [`set-type: ipset ${set}`],
+      between: [`chain-changed: ${f4(groupChain)}`, `set-extra: ipset ${ipsetTempName(set, 'sgnf')}`, `set-missing: ipset ${set}`],
+    },
   ];
 }
 
@@ -244,6 +260,11 @@ describeKernel('audit: tampering with the real tools is reported as exactly that
           const r = auditPrepared(prepared, await dumpIptables(ns, v), options);
           expect(objects(r)).toEqual([...t.expect].sort());
           await applyRepair(ns, v, r.repair().files);
+          if (t.between !== undefined) {
+            const between = auditPrepared(prepared, await dumpIptables(ns, v), options);
+            expect(objects(between)).toEqual([...t.between].sort());
+            await applyRepair(ns, v, between.repair().files);
+          }
           const after = auditPrepared(prepared, await dumpIptables(ns, v), options);
           expect(after.drifts, after.summary).toEqual([]);
         });
