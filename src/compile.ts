@@ -43,28 +43,44 @@ export interface CompileOptions {
 
 export type Backend = 'iptables' | 'nft';
 
+/** The files of each backend. */
+export type OutputFile<B extends Backend = Backend> = { readonly iptables: 'ipset.restore' | 'iptables.v4' | 'iptables.v6'; readonly nft: 'ruleset.nft' | 'sets.nft' }[B];
+
 /** Output files of each backend, in the order they must be applied. */
-export const OUTPUT_FILES: Readonly<Record<Backend, readonly string[]>> = {
+export const OUTPUT_FILES: { readonly [B in Backend]: readonly OutputFile<B>[] } = {
   iptables: ['ipset.restore', 'iptables.v4', 'iptables.v6'],
   nft: ['ruleset.nft', 'sets.nft'],
 };
 
-export interface CompileStats {
-  /** Rules: iptables `-A` lines per family (filter + raw) and in total; nft: rules of all chains (`total`). */
-  readonly rules: { readonly v4?: number; readonly v6?: number; readonly total: number };
+export interface CompileStats<B extends Backend = Backend> {
+  /** Rules: iptables `-A` lines per family (filter + raw) and in total; nft: rules of all chains. */
+  readonly rules: { readonly iptables: { readonly v4: number; readonly v6: number; readonly total: number }; readonly nft: { readonly total: number } }[B];
   readonly chains: number;
   readonly sets: number;
   readonly setEntries: number;
   readonly ports: { readonly filtered: number; readonly unfiltered: number };
 }
 
-export interface CompileResult {
-  /** Output files by name, in the order they must be applied (see OUTPUT_FILES). */
-  readonly files: Readonly<Record<string, string>>;
-  readonly stats: CompileStats;
-  readonly diagnostics: readonly Diagnostic[];
-  readonly plan: HostPlan;
-}
+/** What `compile` returns for backend B; without B, either (tell them apart by `backend`). */
+export type CompileResult<B extends Backend = Backend> = B extends Backend
+  ? {
+      readonly backend: B;
+      /** Output files by name, in the order they must be applied (see OUTPUT_FILES). */
+      readonly files: { readonly [F in OutputFile<B>]: string };
+      readonly stats: CompileStats<B>;
+      /** Warnings about the input (unknown fields, `/0` members). */
+      readonly diagnostics: readonly Diagnostic[];
+    }
+  : never;
+
+/** The backend `options` ask for, as a type: `nft` only when they say so. */
+export type BackendOf<O extends CompileOptions> = 'backend' extends keyof O
+  ? O extends { readonly backend: infer B extends Backend }
+    ? B
+    : O extends { readonly backend?: undefined }
+      ? 'iptables'
+      : Backend
+  : 'iptables';
 
 export function resolveOptions(model: { options: { driver?: FirewallDriver; remoteGroups?: RemoteGroupMode } }, options: CompileOptions) {
   const prefix = checkPrefix(options.prefix ?? 'sgnf');
@@ -79,17 +95,18 @@ export function resolveOptions(model: { options: { driver?: FirewallDriver; remo
 }
 
 /** Compile a model: parse, plan, print. Throws ModelError for bad input. */
-export function compile(input: unknown, options: CompileOptions = {}): CompileResult {
+export function compile<const O extends CompileOptions = {}>(input: unknown, options?: O): CompileResult<BackendOf<O>> {
   return prepare(input).compile(options);
 }
 
 /** A model parsed once, compiled as often as needed (e.g. once per host of a cloud-wide model). */
 export interface PreparedModel {
-  readonly cloud: CloudModel;
-  compile(options?: CompileOptions): CompileResult;
+  /** The whole cloud: every device of the input is one of its ports (whatever its host). */
+  readonly cloud: Model;
+  compile<const O extends CompileOptions = {}>(options?: O): CompileResult<BackendOf<O>>;
   /** The state a host holds once the full output is loaded: what deltas and audits compare. */
   state(options?: CompileOptions): HostState;
-  /** The backend-neutral plan of a host. */
+  /** The backend-neutral plan of a host (src/plan/ir.ts): what the printers print. */
   plan(options?: CompileOptions): HostPlan;
   /**
    * Apply an RFC 6902 JSON Patch: the prepared model of the patched input, at a cost proportional
@@ -108,6 +125,9 @@ export function prepare(input: unknown): PreparedModel {
 /** The persistent cloud state behind each prepared model (src/cloud/state.ts), for the cloud functions. */
 const CLOUD_STATES = new WeakMap<PreparedModel, CloudState>();
 
+/** @internal The parsed cloud of a model made by `prepare`, with the indexes selectHost uses. */
+export const cloudOf = (p: PreparedModel): CloudModel => cloudStateOf(p).model;
+
 /** @internal The cloud state of a model made by `prepare` (or by patching one). */
 export function cloudStateOf(p: PreparedModel): CloudState {
   const s = CLOUD_STATES.get(p);
@@ -123,7 +143,7 @@ function preparedModel(cloudState: CloudState, caches: Caches): PreparedModel {
   const layoutOf = (options: CompileOptions): HostLayout => memo(layouts, options, () => layoutHost(selectHost(cloud, options.host), options, caches));
   const p: PreparedModel = {
     cloud,
-    compile: (options = {}) => compileModel(selectHost(cloud, options.host), options, caches),
+    compile: <const O extends CompileOptions>(options: O = {} as O) => compileModel(selectHost(cloud, options.host), options, caches) as CompileResult<BackendOf<O>>,
     state: (options = {}) => memo(states, options, () => stateOfLayout(layoutOf(options))),
     plan: (options = {}) => layoutOf(options).plan,
     patch: (operations) => {
@@ -205,10 +225,10 @@ function compileModel(model: Model, options: CompileOptions, caches: Caches): Co
   if (l.backend === 'nft') {
     const nft = renderNft(plan, { prefix: o.prefix, comments: o.comments }, l.nft);
     return {
+      backend: 'nft',
       files: { 'ruleset.nft': nft.ruleset, 'sets.nft': nft.sets },
       stats: { rules: { total: nft.stats.rules }, chains: nft.stats.chains, ...common, setEntries: nft.stats.setElements },
       diagnostics: model.diagnostics,
-      plan,
     };
   }
 
@@ -222,6 +242,7 @@ function compileModel(model: Model, options: CompileOptions, caches: Caches): Co
   const r4 = countRules(v4);
   const r6 = countRules(v6);
   return {
+    backend: 'iptables',
     files,
     stats: {
       rules: { v4: r4, v6: r6, total: r4 + r6 },
@@ -229,7 +250,6 @@ function compileModel(model: Model, options: CompileOptions, caches: Caches): Co
       ...common,
     },
     diagnostics: model.diagnostics,
-    plan,
   };
 }
 

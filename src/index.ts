@@ -1,10 +1,13 @@
 export { compile, prepare, OUTPUT_FILES } from './compile.js';
-export type { Backend, CompileOptions, CompileResult, CompileStats, PreparedModel } from './compile.js';
+export type { Backend, BackendOf, CompileOptions, CompileResult, CompileStats, OutputFile, PreparedModel } from './compile.js';
 export { ISSUE_CODES, ModelError, WARNING_CODES } from './model/errors.js';
 export type { Issue, IssueCode, WarningCode } from './model/errors.js';
-export { parseCloud, parseModel } from './model/parse.js';
-export { selectHost } from './model/select-host.js';
-export type { CloudModel } from './model/parse.js';
+export { parseModel } from './model/parse.js';
+export type { ParseOptions } from './model/parse.js';
+export { QueryError, explain } from './semantics/explain.js';
+export type { ExplainResult, ExplainedCheck, PacketQuery } from './semantics/explain.js';
+export type { BuiltinRule } from './semantics/evaluate.js';
+export type { CtState, Verdict } from './semantics/packet.js';
 export type * from './model/types.js';
 export type * from './plan/ir.js';
 export { AddressList } from './net/list.js';

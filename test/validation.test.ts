@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ModelError, compile } from '../src/index.js';
+import { ModelError, compile, prepare } from '../src/index.js';
 
 const port = (extra: Record<string, unknown> = {}) => ({
   mac_address: 'fa:16:3e:00:00:01',
@@ -178,10 +178,10 @@ describe('compiling one host of a cloud', () => {
   };
   it("filters the host's ports, and every device of the cloud stays a member", () => {
     const r = compile(cloud, { host: 'h1' });
-    expect(r.plan.ports.map((p) => p.port.id)).toEqual(['p-1', 'p-3']);
+    expect(prepare(cloud).plan({ host: 'h1' }).ports.map((p) => p.port.id)).toEqual(['p-1', 'p-3']);
     expect(r.files['ipset.restore']).toContain(' 192.0.2.12\n'); // p-2 lives on h2
-    expect(compile(cloud, { host: 'h2' }).plan.ports.map((p) => p.port.id)).toEqual(['p-2']);
-    expect(compile(cloud, { host: 'h9' }).plan.ports).toEqual([]);
+    expect(prepare(cloud).plan({ host: 'h2' }).ports.map((p) => p.port.id)).toEqual(['p-2']);
+    expect(prepare(cloud).plan({ host: 'h9' }).ports).toEqual([]);
   });
   it('needs binding:host_id on every device, and device names unique per host only', () => {
     const unbound = { ...cloud, devices: { ...cloud.devices, 'p-4': port({ mac_address: 'fa:16:3e:00:00:04' }) } };
@@ -190,7 +190,7 @@ describe('compiling one host of a cloud', () => {
       ...cloud,
       devices: { ...cloud.devices, 'p-4': port({ 'binding:host_id': host, device: 'tapp-1', mac_address: 'fa:16:3e:00:00:04' }) },
     });
-    expect(compile(sameName('h2'), { host: 'h2' }).plan.ports.map((p) => p.port.device)).toEqual(['tapp-2', 'tapp-1']);
+    expect(prepare(sameName('h2')).plan({ host: 'h2' }).ports.map((p) => p.port.device)).toEqual(['tapp-2', 'tapp-1']);
     expect(issues(sameName('h1'), { host: 'h1' })).toEqual(['$.devices["p-4"].device: device name "tapp-1" is already used by port "p-1"']);
   });
 });

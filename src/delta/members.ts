@@ -9,7 +9,7 @@
  * Expanded mode writes members into rules, so it always takes the full path (diff.ts).
  */
 import type { CompileOptions, PreparedModel } from '../compile.js';
-import { resolveOptions } from '../compile.js';
+import { cloudOf, resolveOptions } from '../compile.js';
 import { hashsize, ipsetNames } from '../backends/ipset/render.js';
 import { membershipElements } from '../backends/nft/layout.js';
 import { nftObjectKey } from '../backends/shared/names.js';
@@ -30,8 +30,8 @@ export interface HostView {
 
 /** The next host's state and plan derived from the old ones, or undefined when more than members changed. */
 export function nextByMembers(old: PreparedModel, next: PreparedModel, options: CompileOptions, from: HostView): HostView | undefined {
-  const a = selectHost(old.cloud, options.host);
-  const b = selectHost(next.cloud, options.host);
+  const a = selectHost(cloudOf(old), options.host);
+  const b = selectHost(cloudOf(next), options.host);
   const o = resolveOptions(b, options);
   if (o.remoteGroups !== 'ipset' || a.options.driver !== b.options.driver || a.options.remoteGroups !== b.options.remoteGroups || !sameStructure(a, b)) {
     return undefined;

@@ -29,6 +29,9 @@ const V6_TAG = 2 ** 49;
 const LOW_32 = 0xffffffffn;
 const MID_48 = 0xffffffffffffn;
 
+/** A list of sorted, de-duplicated columns: for the builder only (the constructor is private to the class). */
+let fromColumns: (texts: string[], hi: Float64Array, mid: Float64Array, lo: Float64Array, lens: Uint8Array) => AddressList;
+
 export class AddressList {
   private prefixCache: readonly Prefix[] | undefined;
   private entryCache: readonly string[] | undefined;
@@ -189,11 +192,11 @@ export class AddressList {
     return lo;
   }
 
-  /** @internal for the builder */
-  static fromColumns(texts: string[], hi: Float64Array, mid: Float64Array, lo: Float64Array, lens: Uint8Array): AddressList {
-    return texts.length === 0 ? AddressList.EMPTY : new AddressList(texts, hi, mid, lo, lens);
+  static {
+    fromColumns = (texts, hi, mid, lo, lens) => (texts.length === 0 ? AddressList.EMPTY : new AddressList(texts, hi, mid, lo, lens));
   }
 }
+
 
 /**
  * Collects addresses and prefixes in any order, then sorts and de-duplicates them once.
@@ -296,7 +299,7 @@ export class AddressListBuilder {
     // tail is sorted, then merged with the run in one pass.
     let run = 1;
     while (run < n && cmp(run - 1, run) < 0) run++;
-    if (run >= n) return AddressList.fromColumns(this.texts, hi.subarray(0, n), mid.subarray(0, n), lo.subarray(0, n), lens.subarray(0, n));
+    if (run >= n) return fromColumns(this.texts, hi.subarray(0, n), mid.subarray(0, n), lo.subarray(0, n), lens.subarray(0, n));
     const tail = new Array<number>(n - run);
     for (let i = run; i < n; i++) tail[i - run] = i;
     tail.sort(cmp);
@@ -320,6 +323,6 @@ export class AddressListBuilder {
       k++;
     }
     texts.length = k;
-    return AddressList.fromColumns(texts, H.subarray(0, k), M.subarray(0, k), L.subarray(0, k), N.subarray(0, k));
+    return fromColumns(texts, H.subarray(0, k), M.subarray(0, k), L.subarray(0, k), N.subarray(0, k));
   }
 }

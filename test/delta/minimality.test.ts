@@ -13,7 +13,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import fc from 'fast-check';
-import { compile, type CompileOptions } from '../../src/compile.js';
+import { compile, type CompileOptions, prepare } from '../../src/compile.js';
 import { diff } from '../../src/delta/diff.js';
 import { nftObjectKey, objectKey } from '../../src/backends/shared/names.js';
 import { GROUP_IDS, PORT_IDS, modelJson, modelSpecArb } from '../support/arbitraries.js';
@@ -37,7 +37,7 @@ const nftChains = (files: Readonly<Record<string, string>>): string[] =>
     const m = /^(?:flush|add|delete) chain \S+ \S+ (\S+)/.exec(l);
     return m ? [m[1]!] : [];
   });
-const groupChainKeys = (model: unknown, o: CompileOptions): string[] => [...compile(model, o).plan.groupChains.keys()].sort();
+const groupChainKeys = (model: unknown, o: CompileOptions): string[] => [...prepare(model).plan(o).groupChains.keys()].sort();
 
 describe.each(DRIVERS)('minimal deltas (%s driver)', (driver) => {
   const ipt: CompileOptions = { driver, remoteGroups: 'ipset' };

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, test } from 'vitest';
-import { compile } from '../../src/compile.js';
+import { prepare } from '../../src/compile.js';
 import type { HostPlan } from '../../src/plan/ir.js';
 import { renderNft } from '../../src/backends/nft/render.js';
 import { goldenCases } from '../support/golden.js';
@@ -85,7 +85,7 @@ async function loadTwiceAndRefresh(plan: HostPlan, prefix: string, comments: boo
 describeKernel('nft scripts load into a real kernel', kernel, () => {
   for (const g of goldenCases()) {
     test.concurrent(`${g.name}: nft -c, load, reload, sets.nft`, async () => {
-      const { plan } = compile(g.model, g.options);
+      const plan = prepare(g.model).plan(g.options);
       await loadTwiceAndRefresh(plan, g.options.prefix ?? 'sgnf', g.options.comments ?? false);
     });
   }
@@ -93,12 +93,12 @@ describeKernel('nft scripts load into a real kernel', kernel, () => {
   test.concurrent('every golden model with comments on, under another prefix', async () => {
     // All comment kinds at once: one namespace per model would repeat the same check.
     for (const g of goldenCases()) {
-      await loadTwiceAndRefresh(compile(g.model, g.options).plan, 'Other-Prefix', true);
+      await loadTwiceAndRefresh(prepare(g.model).plan(g.options), 'Other-Prefix', true);
     }
   });
 
   test.concurrent('hostile group id and comment text stay inside their tokens', async () => {
-    const { plan } = compile(goldenCases().find((g) => g.name === 'default-group-3-ports')!.model);
+    const plan = prepare(goldenCases().find((g) => g.name === 'default-group-3-ports')!.model).plan();
     const evil = '"; flush ruleset; add table inet x #\n}';
     const hostile: HostPlan = {
       ...plan,

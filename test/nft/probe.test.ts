@@ -18,7 +18,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, test } from 'vitest';
-import { compile } from '../../src/compile.js';
+import { prepare } from '../../src/compile.js';
 import type { FirewallDriver } from '../../src/model/types.js';
 import { renderNft } from '../../src/backends/nft/render.js';
 import { type Netns, NetnsSession, describeKernel, kernelAvailable, mapLimit } from '../support/netns.js';
@@ -158,8 +158,8 @@ async function runProbes(lab: Lab, probes: readonly Probe[]): Promise<string[]> 
 }
 
 async function scenario(driver: FirewallDriver): Promise<void> {
-  const before = compile(model(['198.51.100.0/24']), { driver });
-  const after = compile(model(['198.51.100.0/24', '192.0.2.8/29']), { driver });
+  const before = { plan: prepare(model(['198.51.100.0/24'])).plan({ driver }) };
+  const after = { plan: prepare(model(['198.51.100.0/24', '192.0.2.8/29'])).plan({ driver }) };
   const a = renderNft(before.plan, { prefix: 'sgnf', comments: true });
   const b = renderNft(after.plan, { prefix: 'sgnf', comments: true });
   const zones = before.plan.zones.map((z) => z.zone);

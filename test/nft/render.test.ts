@@ -4,7 +4,7 @@
  * members are split and merged exactly; a membership change touches only sets.nft.
  */
 import { describe, expect, test } from 'vitest';
-import { compile } from '../../src/compile.js';
+import { prepare } from '../../src/compile.js';
 import type { HostPlan } from '../../src/plan/ir.js';
 import { NFT_COMMENT_MAX } from '../../src/limits.js';
 import { renderNft } from '../../src/backends/nft/render.js';
@@ -60,7 +60,7 @@ const render = (plan: HostPlan, comments = false) => renderNft(plan, { prefix: '
 describe('golden models', () => {
   for (const g of goldenCases()) {
     test(g.name, () => {
-      const { plan } = compile(g.model, g.options);
+      const plan = prepare(g.model).plan(g.options);
       const options = { prefix: g.options.prefix ?? 'sgnf', comments: g.options.comments ?? false };
       const out = renderNft(plan, options);
       expect(renderNft(plan, options)).toEqual(out); // deterministic
@@ -113,7 +113,7 @@ const MODEL = (agMembers: string[], extraMembers: string[]) => ({
 
 describe('sets', () => {
   test('hosts in a plain set, prefixes in an interval set, covered members dropped', () => {
-    const out = render(compile(MODEL(['10.0.0.0/8', '10.1.0.0/16', '10.2.3.4', '192.0.2.7', '198.51.100.0/25', '198.51.100.128/25'], [])).plan);
+    const out = render(prepare(MODEL(['10.0.0.0/8', '10.1.0.0/16', '10.2.3.4', '192.0.2.7', '198.51.100.0/25', '198.51.100.128/25'], [])).plan());
     expect(out.sets).toContain('add element inet sgnf_sg a4_office_n { 10.0.0.0/8, 198.51.100.0/25, 198.51.100.128/25 }');
     expect(out.sets).toContain('add element inet sgnf_sg a4_office_h { 192.0.2.7 }');
     expect(out.ruleset).toMatch(/set a4_office_n \{\n\t\ttype ipv4_addr\n\t\tflags interval\n\t\}/);
@@ -126,8 +126,8 @@ describe('sets', () => {
   });
 
   test('a membership change, even the first prefix of a group, changes sets only', () => {
-    const before = render(compile(MODEL(['198.51.100.0/24'], [])).plan);
-    const after = render(compile(MODEL(['203.0.113.5', '198.51.100.0/25'], ['192.0.2.40', '198.51.100.64/26'])).plan);
+    const before = render(prepare(MODEL(['198.51.100.0/24'], [])).plan());
+    const after = render(prepare(MODEL(['203.0.113.5', '198.51.100.0/25'], ['192.0.2.40', '198.51.100.64/26'])).plan());
     const chainsOnly = (s: string): string => s.replace(/^add element inet sgnf_sg [ag]4_\w+ \{.*\}\n/gm, '');
     expect(chainsOnly(after.ruleset)).toBe(chainsOnly(before.ruleset));
     expect(after.sets).not.toBe(before.sets);
@@ -137,7 +137,7 @@ describe('sets', () => {
 
   test('long member lists are split over several statements', () => {
     const many = Array.from({ length: 2500 }, (_, i) => `10.${i >> 8}.${i & 255}.1`);
-    const out = render(compile(MODEL(many, [])).plan);
+    const out = render(prepare(MODEL(many, [])).plan());
     const lines = out.sets.split('\n').filter((l) => l.startsWith('add element inet sgnf_sg a4_office_h '));
     expect(lines.map((l) => l.split(', ').length)).toEqual([1000, 1000, 500]);
     expect(out.stats.setElements).toBe(2500 + 1);
@@ -145,7 +145,7 @@ describe('sets', () => {
 });
 
 describe('untrusted strings', () => {
-  const plan = compile(MODEL(['198.51.100.0/24'], [])).plan;
+  const plan = prepare(MODEL(['198.51.100.0/24'], [])).plan();
 
   test('an id that is not a safe name is sanitised and hashed, and its comment defused', () => {
     const evil = '"; flush ruleset; #\n';

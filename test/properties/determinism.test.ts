@@ -17,8 +17,8 @@ const VARIANTS: readonly { name: string; options: CompileOptions }[] = [
 ];
 
 const sameFiles = (json: unknown, options: CompileOptions, seed: number, keep: Keep): void => {
-  const a = compile(json, options).files;
-  const b = compile(shuffleModel(json, rng(seed), keep), options).files;
+  const a: Readonly<Record<string, string>> = compile(json, options).files;
+  const b: Readonly<Record<string, string>> = compile(shuffleModel(json, rng(seed), keep), options).files;
   for (const name of Object.keys(a)) expect(b[name], name).toBe(a[name]);
 };
 

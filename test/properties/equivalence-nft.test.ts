@@ -8,7 +8,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { portIndices } from '../../src/backends/nft/layout.js';
-import { compile } from '../../src/compile.js';
+import { compile, prepare } from '../../src/compile.js';
 import { parseModel } from '../../src/model/parse.js';
 import { evaluate } from '../../src/semantics/evaluate.js';
 import { hostTopology } from '../support/verify/interpret.js';
@@ -42,7 +42,7 @@ describe('nft interpreter verdict on the compiled ruleset == model evaluator ver
           const model = parseModel(json);
           const compiled = compile(json, { ...mode, backend: 'nft' });
           const rs = loadNftRuleset(compiled.files);
-          const indices = [...portIndices(compiled.plan.ports.map((p) => p.port.id)).values()];
+          const indices = [...portIndices(prepare(json).plan({ ...mode, backend: 'nft' }).ports.map((p) => p.port.id)).values()];
           const topology = hostTopology(model, mode.driver);
           for (const [spec, markSpec] of specs) {
             const initialMark = resolveMark(markSpec, indices);

@@ -36,7 +36,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { compile } from '../../src/compile.js';
+import { compile, prepare } from '../../src/compile.js';
 import { parseModel } from '../../src/model/parse.js';
 import type { FirewallDriver, Model, Port } from '../../src/model/types.js';
 import { type Family, containsAddress, formatAddress, parseAddress } from '../../src/net/ip.js';
@@ -506,7 +506,7 @@ export class Lab {
     const compiled = opts.loader.compile(opts.model, driver);
     if ('skip' in compiled) return compiled;
     const model = parseModel(opts.model);
-    const plan = compile(opts.model, { driver }).plan;
+    const plan = prepare(opts.model).plan({ driver });
     for (const z of plan.zones) {
       // The lab's devices must be the ones the compiler zones: a network's brq, or a port's own bridge.
       const want = driver === 'linuxbridge' ? bridgeName(z.key) : undefined;

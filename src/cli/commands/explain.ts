@@ -1,13 +1,8 @@
 /** `sgnf explain`: would this packet pass, and which rule decides? From the model alone (no ruleset involved). */
 import { UsageError, parseOptions } from '../args.js';
-import { type Command, modelFile } from '../command.js';
+import { type Command, FORMAT_OPTION, modelFile } from '../command.js';
 import { readModel } from '../io.js';
-import { parseModel } from '../../model/parse.js';
-import type { Port } from '../../model/types.js';
-import { formatAddress } from '../../net/ip.js';
-import { evaluate, formatExplanation } from '../../semantics/evaluate.js';
-import type { PacketPath } from '../../semantics/packet.js';
-import { packet as buildPacket } from '../../semantics/scenario.js';
+import { QueryError, explain } from '../../semantics/explain.js';
 
 const OPTIONS = {
   host: { type: 'string', arg: 'NAME', describe: 'the host whose ports are local' },
@@ -22,6 +17,7 @@ const OPTIONS = {
   'icmp-code': { type: 'number', describe: 'ICMP or ICMPv6 code' },
   'src-mac': { type: 'string', arg: 'MAC', describe: "source MAC (default: the sender's MAC)" },
   ct: { type: 'string', choices: ['NEW', 'ESTABLISHED', 'RELATED', 'INVALID', 'UNTRACKED'], default: 'NEW', describe: 'conntrack state' },
+  format: { ...FORMAT_OPTION, describe: 'json: the verdict and the checks as one JSON object (the library\'s explain result)' },
 } as const;
 
 export const command: Command = {
@@ -30,39 +26,30 @@ export const command: Command = {
   options: OPTIONS,
   run(args) {
     const { values: a, positionals } = parseOptions(OPTIONS, args, 1);
-    const model = parseModel(readModel(modelFile(positionals)), a.host === undefined ? {} : { host: a.host });
-    const find = (what: string, ref: string): Port => {
-      const port = model.ports.find((p) => p.id === ref || p.device === ref);
-      if (!port) throw new UsageError(`--${what} ${ref}: no port on this host has that id or device name`);
-      return port;
-    };
-    const from = a.from === 'outside' ? undefined : find('from', a.from);
-    const to = a.to === 'outside' || a.to === 'host' ? a.to : find('to', a.to);
-    const firstIp = (p: Port | undefined): string | undefined => {
-      const ip = p?.fixedIps[0];
-      return ip && formatAddress(ip.family, ip.addr);
-    };
-    const src = a.src ?? firstIp(from);
-    const dst = a.dst ?? (typeof to === 'object' ? firstIp(to) : undefined);
-    if (src === undefined || dst === undefined) throw new UsageError('give --src and --dst (they default only to fixed IPs of the ports named)');
-    const path: PacketPath = { fromDevice: from?.device, to: typeof to === 'object' ? to.device : to === 'host' ? 'host' : undefined };
-    let pkt;
+    let result;
     try {
-      pkt = buildPacket({
-        src,
-        dst,
-        protocol: /^[0-9]+$/.test(a.protocol) ? Number(a.protocol) : a.protocol,
+      result = explain(readModel(modelFile(positionals)), {
+        from: a.from,
+        to: a.to,
+        protocol: a.protocol,
         ct: a.ct,
-        ...(a['src-mac'] !== undefined || from ? { srcMac: a['src-mac'] ?? from!.mac } : {}),
+        ...(a.host !== undefined && { host: a.host }),
+        ...(a.src !== undefined && { src: a.src }),
+        ...(a.dst !== undefined && { dst: a.dst }),
         ...(a.sport !== undefined && { srcPort: a.sport }),
         ...(a.dport !== undefined && { dstPort: a.dport }),
         ...(a['icmp-type'] !== undefined && { icmpType: a['icmp-type'] }),
         ...(a['icmp-code'] !== undefined && { icmpCode: a['icmp-code'] }),
+        ...(a['src-mac'] !== undefined && { srcMac: a['src-mac'] }),
       });
     } catch (e) {
-      throw new UsageError((e as Error).message);
+      if (e instanceof QueryError) throw new UsageError(e.field !== undefined ? `--${e.message}` : e.message);
+      throw e;
     }
-    process.stdout.write(formatExplanation(path, pkt, evaluate(model, path, pkt)));
+    if (a.format === 'json') {
+      const { text: _text, ...rest } = result;
+      process.stdout.write(`${JSON.stringify(rest)}\n`);
+    } else process.stdout.write(result.text);
     return 0;
   },
 };
