@@ -98,6 +98,18 @@ describe('iptables-restore simulator', () => {
     expect(!family.ok && family.error).toMatch(/IPv6, not applicable in IPv4/);
   });
 
+  it('a line accepted once is checked again against the state it meets (parsed rules are cached)', () => {
+    const line = '-A INPUT -m set --match-set s4 src -j A';
+    const withSet = unwrap(applyIpset(emptyIptablesHost(), script('create s4 hash:net family inet')));
+    expect(applyIptables(withSet, 4, script(...FILTER, ':A - [0:0]', line, 'COMMIT')).ok).toBe(true);
+    const noSet = applyIptables(emptyIptablesHost(), 4, script(...FILTER, ':A - [0:0]', line, 'COMMIT'));
+    expect(!noSet.ok && [noSet.line, noSet.error]).toEqual([6, expect.stringMatching(/set s4 does not exist/)]);
+    const noChain = applyIptables(withSet, 4, script(...FILTER, line, 'COMMIT'));
+    expect(!noChain.ok && [noChain.line, noChain.error]).toEqual([5, expect.stringMatching(/A: chain not declared/)]);
+    const v6 = unwrap(applyIpset(emptyIptablesHost(), script('create s4 hash:net family inet6')));
+    expect(applyIptables(v6, 4, script(...FILTER, ':A - [0:0]', line, 'COMMIT')).ok).toBe(false);
+  });
+
   it('a set an iptables rule of either family matches cannot be destroyed; once the rule is gone it can', () => {
     let host = unwrap(applyIpset(emptyIptablesHost(), script('create s6 hash:net family inet6', 'create t6 hash:net family inet6')));
     host = unwrap(applyIptables(host, 6, script(...FILTER, '-A INPUT -m set --match-set s6 src -j ACCEPT', 'COMMIT')));

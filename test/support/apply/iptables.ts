@@ -116,6 +116,11 @@ export function iptablesRestore(state: IptablesState, text: string, options: Ipt
         declare(b, line, noflush, fail);
         continue;
       }
+      if (line.startsWith('-A ')) {
+        const rule = appendRule(line, n, b, family, sets, fail);
+        b.chains.get(rule.chain)!.rules.push(rule);
+        continue;
+      }
       const words = line.split(' ');
       const op = words[0]!;
       const chainArg = (): string => {
@@ -124,11 +129,6 @@ export function iptablesRestore(state: IptablesState, text: string, options: Ipt
       };
       const existing = (name: string): IptChain => b.chains.get(name) ?? fail(`${op} ${name}: no chain by that name in table ${b.name}`);
       switch (op) {
-        case '-A': {
-          const rule = parseRule(line, n, { table: b.name, chains: b.chains, family, sets }, fail);
-          existing(rule.chain).rules.push(rule);
-          break;
-        }
         case '-N': {
           const name = chainArg();
           checkChainName(name, fail);
@@ -175,6 +175,36 @@ export function iptablesRestore(state: IptablesState, text: string, options: Ipt
     throw e;
   }
   return { ok: true, state: { family, tables } };
+}
+
+/**
+ * Parsed rules by family, table and line text: the same lines come back in every full output
+ * and delta of a property run, and parsing is most of a restore. A cached rule is used only when
+ * the references parseRule checks against the state (its chain, a target chain, its sets) hold;
+ * otherwise the line is parsed again, which reports the error.
+ */
+const ruleCache: Record<`${Family}${TableName}`, Map<string, IptRule>> = { '4filter': new Map(), '4raw': new Map(), '6filter': new Map(), '6raw': new Map() };
+const RULE_CACHE_MAX = 100_000;
+
+function appendRule(line: string, n: number, b: Block, family: Family, sets: VerifyIpsetState, fail: (m: string) => never): IptRule {
+  const cache = ruleCache[`${family}${b.name}`];
+  const cached = cache.get(line);
+  if (cached && referencesHold(cached, b.chains, family, sets)) return { ...cached, line: n };
+  const rule = parseRule(line, n, { table: b.name, chains: b.chains, family, sets }, fail);
+  if (cache.size >= RULE_CACHE_MAX) cache.clear();
+  cache.set(line, rule);
+  return rule;
+}
+
+function referencesHold(rule: IptRule, chains: ReadonlyMap<string, IptChain>, family: Family, sets: VerifyIpsetState): boolean {
+  if (!chains.has(rule.chain)) return false;
+  const t = rule.target;
+  if (t.kind === 'jump' || t.kind === 'goto') {
+    const c = chains.get(t.chain);
+    if (!c || c.policy !== undefined) return false;
+  }
+  for (const m of rule.matches) if (m.kind === 'set' && sets.get(m.set)?.header.family !== family) return false;
+  return true;
 }
 
 function startBlock(name: TableName, table: IptablesTable | undefined, start: number, noflush: boolean): Block {

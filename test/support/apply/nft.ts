@@ -34,7 +34,7 @@
 import { RulesetError } from '../verify/ipset.js';
 import { type BaseChain, type NftChain, type NftState, type NftTable, baseChain, validate } from '../verify/nft-script.js';
 import { type Element, type NftSet as NftSetType, type NftVerdict, type SetSpec, NftSet, parseElements, parseSetType, showVerdict } from '../verify/nft-sets.js';
-import { type TableFamily, parseRule, ruleTargets, setReferences } from '../verify/nft-rule.js';
+import { type NftRule, type TableFamily, parseRule, ruleTargets, setReferences } from '../verify/nft-rule.js';
 import { type Fail, type Line, type Token, Tokens, commentText, name as checkName, scriptLines, tokenize } from '../verify/nft-syntax.js';
 import { ApplyError, type ApplyResult } from './result.js';
 
@@ -347,7 +347,7 @@ class Transaction {
 
   /** Checks a rule as the kernel does when it is added, then appends it. */
   private addRule(table: NftTable, chain: NftChain, text: string, line: number, fail: Fail): void {
-    const rule = parseRule(text, line, table.family, fail);
+    const rule = parsedRule(text, line, table.family, fail);
     for (const ref of setReferences(rule)) {
       const s = table.sets.get(ref.name) ?? fail(`set ${ref.name} does not exist in table ${table.family} ${table.name} (No such file or directory)`);
       const want = ref.use === 'set' ? 'set' : 'map';
@@ -447,6 +447,23 @@ class Transaction {
     for (const c of chains) for (const r of c.rules) this.addRule(table, table.chains.get(c.name)!, r.text, r.n, this.failAt(r.n));
     return i + 1;
   }
+}
+
+/**
+ * Parsed rules by family and text: parsing depends on nothing else, and the same rules come back
+ * in every full output and delta of a property run.
+ */
+const ruleCache = new Map<string, NftRule>();
+const RULE_CACHE_MAX = 200_000;
+
+function parsedRule(text: string, line: number, family: TableFamily, fail: Fail): NftRule {
+  const k = `${family} ${text}`;
+  const cached = ruleCache.get(k);
+  if (cached) return { ...cached, line };
+  const rule = parseRule(text, line, family, fail);
+  if (ruleCache.size >= RULE_CACHE_MAX) ruleCache.clear();
+  ruleCache.set(k, rule);
+  return rule;
 }
 
 /** The text between the braces of a one-line `{ ... }` clause. */
