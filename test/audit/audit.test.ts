@@ -23,8 +23,8 @@ import { iptablesDumps, nftDumps } from '../support/audit-dumps.js';
 const root = join(import.meta.dirname, '..', '..');
 const modelFile = join(root, 'golden', 'default-group-3-ports', 'model.json');
 const model = prepare(JSON.parse(readFileSync(modelFile, 'utf8')));
-const IPT: CompileOptions = { backend: 'iptables' };
-const NFT: CompileOptions = { backend: 'nft' };
+const IPT = { backend: 'iptables' } as const satisfies CompileOptions;
+const NFT = { backend: 'nft' } as const satisfies CompileOptions;
 
 const full = unwrap(
   (() => {

@@ -80,7 +80,7 @@ describeKernel('audit: a loaded golden case is in sync (no false positives)', ke
       });
     }
     test.concurrent(`${c.name}: nft`, async () => {
-      const options: CompileOptions = { ...c.options, backend: 'nft' };
+      const options = { ...c.options, backend: 'nft' } as const satisfies CompileOptions;
       const session = new NetnsSession('audit');
       try {
         const ns = await session.create('host');
