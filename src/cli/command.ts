@@ -18,6 +18,12 @@ export interface Command {
 /** Bad input or usage (nothing is printed on standard output). */
 export const EXIT_BAD_INPUT = 2;
 
+/**
+ * The output could not be written (a full disk, a closed pipe, a path that cannot be a file):
+ * one line on standard error; files in an output directory are all written or none is.
+ */
+export const EXIT_IO = 4;
+
 /** The `model` positional every command that reads a model takes. */
 export const modelFile = (positionals: readonly string[]): string => positionals[0] ?? '-';
 

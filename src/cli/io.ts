@@ -1,6 +1,5 @@
 /** What the commands read and write: the model file, output directories, warnings. */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { UsageError } from './args.js';
 import type { PreparedModel } from '../compile.js';
 import { ModelError } from '../model/errors.js';
@@ -25,24 +24,15 @@ export function readModel(file: string): unknown {
   }
 }
 
-/** Write every file next to its final name first, then rename: no half-written ruleset. */
-export function writeFiles(dir: string, files: Readonly<Record<string, string>>): string[] {
-  mkdirSync(dir, { recursive: true });
-  const staged = Object.entries(files).map(([name, text]) => {
-    const tmp = join(dir, `.${name}.${process.pid}.tmp`);
-    writeFileSync(tmp, text);
-    return [tmp, join(dir, name)] as const;
-  });
-  for (const [tmp, final] of staged) renameSync(tmp, final);
-  return staged.map(([, final]) => final);
-}
-
 export function warn(diagnostics: readonly Diagnostic[]): void {
   for (const d of diagnostics) process.stderr.write(`sgnf: warning: ${d.path}: ${d.message}\n`);
 }
 
-/** A host name that can name a directory (--each-host). */
-const HOST_DIR = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+/**
+ * A host name that can name a directory (--each-host): a plain file name, as long as a DNS name
+ * at most (every file system takes 255 bytes).
+ */
+const HOST_DIR = /^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/;
 
 /** The hosts of a cloud-wide model, sorted, for --each-host: every device bound, every host a directory name. */
 export function hostDirs(prepared: PreparedModel): string[] {
@@ -50,7 +40,7 @@ export function hostDirs(prepared: PreparedModel): string[] {
   for (const p of prepared.cloud.ports) {
     const path = `$.devices[${JSON.stringify(p.id)}]["binding:host_id"]`;
     if (p.host === undefined) throw new ModelError([{ code: 'required', path, message: 'is required with --each-host' }]);
-    if (!HOST_DIR.test(p.host)) throw new ModelError([{ code: 'bad-host-name', path, message: `host name "${printable(p.host)}" cannot name a directory` }]);
+    if (!HOST_DIR.test(p.host)) throw new ModelError([{ code: 'bad-host-name', path, message: `host name "${printable(p.host)}" cannot name a directory (1 to 253 letters, digits, ".", "_", "-", starting with a letter or digit)` }]);
     hosts.add(p.host);
   }
   return [...hosts].sort();

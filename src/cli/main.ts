@@ -8,15 +8,17 @@
  *   sgnf explain [model.json|-] --from P --to Q ...   would this packet pass, and why
  *   sgnf schema                              print the model's JSON Schema
  *
- * Exit codes: 0 ok, 1 golden mismatch, (diff --exit-code) a change or (audit) drift, 2 bad input or usage (nothing
- * on stdout), 3 internal error.
+ * Exit codes: 0 ok, 1 golden mismatch, (diff --exit-code) a change or (audit) drift, 2 bad input or
+ * usage (nothing on stdout), 3 internal error, 4 the output could not be written (nothing written to
+ * -o DIR).
  *
  * Start-up time matters (a CLI run is often one small model): this module loads nothing but the
  * option parser, and each command's module (commands/NAME.ts) is imported only when it runs.
  */
 import { readFileSync } from 'node:fs';
 import { UsageError, optionsHelp } from './args.js';
-import { type Command, EXIT_BAD_INPUT } from './command.js';
+import { type Command, EXIT_BAD_INPUT, EXIT_IO } from './command.js';
+import { OutputError, reason } from './output.js';
 import { ModelError } from '../model/errors.js';
 
 /** Every command: its one-line summary, and how to load it. */
@@ -91,13 +93,26 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stderr.write(`sgnf: ${e.message}\n\nRun "sgnf --help" for usage.\n`);
       return EXIT_BAD_INPUT;
     }
+    if (e instanceof OutputError) {
+      process.stderr.write(`sgnf: ${e.message}\n`);
+      return EXIT_IO;
+    }
     throw e;
   }
 }
 
+// Standard output may be a closed pipe or a full device; the error arrives as an event, maybe
+// after main() returned: one line, exit EXIT_IO, whatever main() answered.
+let stdoutFailed = false;
+process.stdout.on('error', (e) => {
+  if (!stdoutFailed) process.stderr.write(`sgnf: cannot write standard output: ${reason(e)}\n`);
+  stdoutFailed = true;
+  process.exitCode = EXIT_IO;
+});
+
 main(process.argv.slice(2)).then(
   (code) => {
-    process.exitCode = code;
+    process.exitCode = stdoutFailed ? EXIT_IO : code;
   },
   (e: unknown) => {
     process.stderr.write(`sgnf: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { UsageError, parseOptions } from '../args.js';
 import { type Command, modelFile } from '../command.js';
 import { COMPILE_FLAGS, compileOptions } from '../compile-options.js';
-import { readModel, warn, writeFiles } from '../io.js';
+import { readModel, warn } from '../io.js';
+import { filesIn, writeAll } from '../output.js';
 import { prepare } from '../../compile.js';
 
 const EXIT_MISMATCH = 1;
@@ -27,7 +28,7 @@ export const command: Command = {
     warn(result.diagnostics);
     const count = Object.keys(result.files).length;
     if (a.update) {
-      writeFiles(golden, result.files);
+      writeAll(golden, filesIn(result.files));
       process.stderr.write(`sgnf: updated ${count} files in ${golden}\n`);
       return 0;
     }

@@ -1,9 +1,9 @@
 /** `sgnf compile`: print the ruleset files, or write them into a directory (per host with --each-host). */
-import { join } from 'node:path';
 import { type CommandLine, UsageError, parseOptions } from '../args.js';
 import { type Command, EXIT_BAD_INPUT, FORMAT_OPTION, modelFile } from '../command.js';
 import { COMPILE_FLAGS, compileOptions } from '../compile-options.js';
-import { hostDirs, readModel, sections, warn, writeFiles } from '../io.js';
+import { hostDirs, readModel, sections, warn } from '../io.js';
+import { filesIn, writeAll } from '../output.js';
 import { prepare } from '../../compile.js';
 import { ModelError } from '../../model/errors.js';
 
@@ -47,9 +47,16 @@ function compile({ values: a, positionals }: CommandLine<typeof OPTIONS>): numbe
     const results = hostDirs(prepared).map((host) => [host, prepared.compile({ ...options, host })] as const);
     const diagnostics = results[0]?.[1].diagnostics ?? [];
     warn(diagnostics);
-    const written = results.map(([host, result]) => [host, writeFiles(join(a.out!, host), result.files), result.stats] as const);
+    // One write for every host: all of them or none.
+    const paths = writeAll(a.out, results.flatMap(([host, result]) => filesIn(result.files, host)));
     if (json) {
-      const hostsOut = Object.fromEntries(written.map(([host, files, stats]) => [host, { written: files, stats }]));
+      let next = 0;
+      const hostsOut = Object.fromEntries(
+        results.map(([host, result]) => {
+          const n = Object.keys(result.files).length;
+          return [host, { written: paths.slice(next, (next += n)), stats: result.stats }];
+        }),
+      );
       process.stdout.write(`${JSON.stringify({ hosts: hostsOut, diagnostics })}\n`);
     }
     return 0;
@@ -58,7 +65,7 @@ function compile({ values: a, positionals }: CommandLine<typeof OPTIONS>): numbe
   warn(result.diagnostics);
   const { stats, diagnostics } = result;
   if (a.out !== undefined) {
-    const written = writeFiles(a.out, result.files);
+    const written = writeAll(a.out, filesIn(result.files));
     if (json) process.stdout.write(`${JSON.stringify({ written, stats, diagnostics })}\n`);
   } else if (json) {
     process.stdout.write(`${JSON.stringify({ files: result.files, stats, diagnostics })}\n`);

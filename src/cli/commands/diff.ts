@@ -1,9 +1,9 @@
 /** `sgnf diff OLD NEW`: the change script that takes a host from OLD's ruleset to NEW's. */
-import { join } from 'node:path';
 import { UsageError, parseOptions } from '../args.js';
 import type { Command } from '../command.js';
 import { COMPILE_FLAGS, compileOptions } from '../compile-options.js';
-import { hostDirs, readModel, sections, writeFiles } from '../io.js';
+import { hostDirs, readModel, sections } from '../io.js';
+import { filesIn, writeAll } from '../output.js';
 import { type PreparedModel, prepare } from '../../compile.js';
 import { DiffModelError, diffPrepared, emptyDiff } from '../../delta/diff.js';
 import { affected } from '../../cloud/affected.js';
@@ -47,15 +47,16 @@ export const command: Command = {
       if (a.host !== undefined) throw new UsageError('--each-host and --host exclude each other');
       const hosts = new Set([...named('old', oldFile, () => hostDirs(old)), ...named('new', newFile, () => hostDirs(next))]);
       // Hosts the change does not reach (affected, from the indexes of the two models) get the
-      // empty delta without being compiled. Everything is computed before anything is written.
+      // empty delta without being compiled. Everything is computed before anything is written,
+      // and written in one go: every host or none.
       const { host: _, ...perHost } = options;
       const touched = new Set(affected(old, next, perHost).hosts);
       const results = [...hosts].sort().map((host) => [host, touched.has(host) ? diffPrepared(old, next, { ...options, host }) : emptyDiff(options)] as const);
-      for (const [host, r] of results) writeFiles(join(a.out, host), r.files);
+      writeAll(a.out, results.flatMap(([host, r]) => filesIn(r.files, host)));
       return a['exit-code'] && results.some(([, r]) => !r.empty) ? EXIT_CHANGED : 0;
     }
     const result = diffPrepared(old, next, options);
-    if (a.out !== undefined) writeFiles(a.out, result.files);
+    if (a.out !== undefined) writeAll(a.out, filesIn(result.files));
     else process.stdout.write(sections(result.files));
     return a['exit-code'] && !result.empty ? EXIT_CHANGED : 0;
   },
