@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { UsageError, parseOptions } from '../args.js';
 import { type Command, EXIT_BAD_INPUT, FORMAT_OPTION, modelFile } from '../command.js';
 import { COMPILE_FLAGS, compileOptions } from '../compile-options.js';
-import { readModel, writeFiles } from '../io.js';
+import { readModel } from '../io.js';
+import { filesIn, writeAll } from '../output.js';
 import { prepare } from '../../compile.js';
 import { auditPrepared } from '../../audit/audit.js';
 import { DumpError, LIVE_FILES, type LiveDumps } from '../../audit/dumps.js';
@@ -58,7 +59,7 @@ export const command: Command = {
         if (e instanceof DumpError) throw new DumpError(e.problems.map((p) => ({ ...p, file: join(a.live!, p.file) })));
         throw e;
       }
-      const written = a.repair ? writeFiles(a.out!, result.repair().files) : undefined;
+      const written = a.repair ? writeAll(a.out!, filesIn(result.repair().files)) : undefined;
       if (json) {
         const report = { ...auditJson(result, { all: a.all }), ...(written && { repair: { written } }) };
         process.stdout.write(`${JSON.stringify(report)}\n`);
