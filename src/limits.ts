@@ -31,7 +31,11 @@ export const IFNAME_MAX = 15;
 
 /** nft table/chain/set names (NFT_NAME_MAXLEN 256 minus the NUL). */
 export const NFT_NAME_MAX = 255;
-/** nft comments: user-space limit of nft 1.0.x (NFT_USERDATA_MAXLEN 128). */
+/**
+ * nft comments: user-space limit of nft 1.0.x (NFT_USERDATA_MAXLEN 128). Comments name ids of up
+ * to MODEL_ID_MAX characters, so the nft layout falls back to shorter texts (a rule's index
+ * instead of its id); a longer text is refused, never cut.
+ */
 export const NFT_COMMENT_MAX = 128;
 
 /** Conntrack zones: Neutron starts at 4097 to stay clear of zones other tools use; u16 ends at 65535. */

@@ -4,9 +4,9 @@
  * members are split and merged exactly; a membership change touches only sets.nft.
  */
 import { describe, expect, test } from 'vitest';
-import { prepare } from '../../src/compile.js';
+import { compile, prepare } from '../../src/compile.js';
 import type { HostPlan } from '../../src/plan/ir.js';
-import { NFT_COMMENT_MAX } from '../../src/limits.js';
+import { MODEL_ID_MAX, NFT_COMMENT_MAX } from '../../src/limits.js';
 import { renderNft } from '../../src/backends/nft/render.js';
 import { NFT_SAFE_NAME } from '../../src/backends/nft/syntax.js';
 import { goldenCases } from '../support/golden.js';
@@ -184,5 +184,26 @@ describe('untrusted strings', () => {
   test('a prefix that is not a name prefix is refused', () => {
     expect(() => renderNft(plan, { prefix: 'x y', comments: false })).toThrow(/prefix/);
     expect(renderNft(plan, { prefix: 'Neutron-OVS', comments: false }).ruleset).toContain('table inet neutron_ovs_sg {');
+  });
+});
+
+describe('comments of the longest ids', () => {
+  test('fit the nft limit by a shorter form (the rule index, "hosts of"), never by a cut', () => {
+    const group = `g${'x'.repeat(MODEL_ID_MAX - 1)}`;
+    const ag = `a${'y'.repeat(MODEL_ID_MAX - 1)}`;
+    const model = {
+      security_groups: { [group]: { rules: [{ direction: 'ingress', remote_address_group_id: ag, id: `r${'z'.repeat(MODEL_ID_MAX - 1)}` }] } },
+      address_groups: { [ag]: ['10.0.0.0/8', '192.0.2.1'] },
+      devices: { p1: { mac_address: 'fa:16:3e:00:00:01', fixed_ips: ['10.1.0.1'], security_groups: [group] } },
+    };
+    const ruleset = compile(model, { backend: 'nft', comments: true }).files['ruleset.nft'];
+    const comments = [...ruleset.matchAll(/comment "([^"]*)"/g)].map((m) => m[1]!);
+    for (const c of comments) expect(c.length).toBeLessThanOrEqual(NFT_COMMENT_MAX);
+    expect(comments).toContain(`sg ${group} rule #0`);
+    expect(comments).toContain(`hosts of address group ${ag}`);
+    expect(comments).toContain(`prefixes of address group ${ag}`);
+    // Short ids keep the full texts.
+    const short = compile(goldenCases().find((g) => g.name === 'address-groups')!.model, { backend: 'nft', comments: true }).files['ruleset.nft'];
+    expect(short).toMatch(/comment "host members of address group /);
   });
 });

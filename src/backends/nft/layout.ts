@@ -65,7 +65,7 @@ import { checkPrefix, nftObjectKey } from '../shared/names.js';
 import type { Direction } from '../../model/types.js';
 import type { CommentKey, HostPlan, Match, PortPlan, Rule, SetPlan, SetRef, Step, ZonePlan } from '../../plan/ir.js';
 import type { AddressList } from '../../net/list.js';
-import { type SetNames, checkName, comment, element, hash32, hex32, ifname, ruleTexts } from './syntax.js';
+import { type SetNames, checkName, comment, element, fittingComment, hash32, hex32, ifname, ruleTexts } from './syntax.js';
 
 export interface NftOptions {
   /** Name prefix (the compile option, e.g. `sgnf`): tables are `<prefix>_ports`, `<prefix>_sg`. */
@@ -140,7 +140,9 @@ export function layoutNft(plan: HostPlan, o: NftOptions): NftLayout {
   };
   const ruleNote = (r: Rule): string => {
     if (r.comment === undefined || !o.comments) return '';
-    return typeof r.comment === 'string' ? fixedNote(r.comment) : note(`sg ${r.comment.group} rule ${r.comment.id ?? `#${r.comment.rule}`}`);
+    if (typeof r.comment === 'string') return fixedNote(r.comment);
+    const { group, rule, id } = r.comment;
+    return note(fittingComment(`sg ${group} rule ${id ?? `#${rule}`}`, `sg ${group} rule #${rule}`));
   };
 
   // nftObjectKey runs a regex (and hashes ids outside the plain alphabet): once per id.
@@ -390,8 +392,8 @@ function membershipSets(s: SetPlan, base: string, comments: boolean): NftSet[] {
   const type = `type ipv${s.family}_addr`;
   const what = `${s.kind === 'group' ? 'remote group' : 'address group'} ${s.id}`;
   return [
-    { kind: 'set', name: `${base}_h`, spec: [type], ...(comments && { comment: `host members of ${what}` }), elements: hosts, membership: true },
-    { kind: 'set', name: `${base}_n`, spec: [type, 'flags interval'], ...(comments && { comment: `prefix members of ${what}` }), elements: nets, membership: true },
+    { kind: 'set', name: `${base}_h`, spec: [type], ...(comments && { comment: fittingComment(`host members of ${what}`, `hosts of ${what}`) }), elements: hosts, membership: true },
+    { kind: 'set', name: `${base}_n`, spec: [type, 'flags interval'], ...(comments && { comment: fittingComment(`prefix members of ${what}`, `prefixes of ${what}`) }), elements: nets, membership: true },
   ];
 }
 

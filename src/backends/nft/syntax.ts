@@ -33,17 +33,23 @@ export function ifname(dev: string): string {
 }
 
 /**
- * A comment clause. Comments are informational, so instead of failing we make them printable:
- * nft strings cannot hold `"`, and a newline or control character would end the statement.
- * Over-long texts are shortened in the middle (the end names the rule).
+ * A comment clause. Its text is built from fixed strings and validated ids; a plan that bypassed
+ * the parser still cannot break out of it: nft strings cannot hold `"`, and a newline or control
+ * character would end the statement, so those become `_`. A text over the limit is refused,
+ * never cut (src/limits.ts): the layout picks a form that fits (fittingComment).
  */
 export function comment(text: string): string {
-  let t = text.replace(/[^\x20-\x7e]|["\\]/g, '_');
-  if (t.length > NFT_COMMENT_MAX) {
-    const keep = NFT_COMMENT_MAX - 3;
-    t = `${t.slice(0, Math.ceil(keep / 2))}...${t.slice(t.length - Math.floor(keep / 2))}`;
-  }
-  return `comment "${t}"`;
+  if (text.length > NFT_COMMENT_MAX) throw new Error(`nft comment over ${NFT_COMMENT_MAX} characters: ${text}`);
+  return `comment "${text.replace(/[^\x20-\x7e]|["\\]/g, '_')}"`;
+}
+
+/**
+ * The first of `texts` (a long form, then shorter ones) that fits an nft comment. Comments name
+ * model ids of up to MODEL_ID_MAX characters, so a full text may not fit: a shorter form is
+ * chosen, and a text is never cut.
+ */
+export function fittingComment(...texts: readonly string[]): string {
+  return texts.find((t) => t.length <= NFT_COMMENT_MAX) ?? texts[texts.length - 1]!;
 }
 
 const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
