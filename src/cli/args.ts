@@ -8,6 +8,19 @@ import { parseArgs } from 'node:util';
 /** Bad usage: exit 2 with the message and a pointer to --help. */
 export class UsageError extends Error {}
 
+/**
+ * Untrusted text (an argument, a file name) quoted for a message: in double quotes, with quotes,
+ * backslashes and everything outside printable ASCII escaped, at most 200 characters shown.
+ */
+export function quote(text: string): string {
+  const shown = text.length > 200 ? `${text.slice(0, 197)}...` : text;
+  return `"${shown.replace(/[^\x20-\x7e]|["\\]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}"`;
+}
+
+/** A message as one line of printable ASCII: whatever it quotes from elsewhere (node, JSON.parse) is escaped. */
+export const oneLine = (message: string): string =>
+  message.replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
 export interface OptionSpec {
   readonly type: 'string' | 'boolean' | 'number';
   readonly short?: string;
@@ -53,7 +66,7 @@ export function parseOptions<T extends OptionTable>(table: T, args: readonly str
     throw new UsageError((e as Error).message.split('\n')[0]!.replace(/\. To specify .*$/, ''));
   }
   if (parsed.positionals.length > maxPositionals) {
-    throw new UsageError(`unexpected argument "${parsed.positionals[maxPositionals]}"`);
+    throw new UsageError(`unexpected argument ${quote(parsed.positionals[maxPositionals]!)}`);
   }
   const values: Record<string, unknown> = {};
   for (const [name, o] of Object.entries(table)) {
@@ -62,11 +75,11 @@ export function parseOptions<T extends OptionTable>(table: T, args: readonly str
       values[name] = o.default ?? (o.type === 'boolean' ? false : undefined);
     } else if (o.type === 'number') {
       const n = Number(v);
-      if (typeof v !== 'string' || !/^-?[0-9]+$/.test(v) || !Number.isSafeInteger(n)) throw new UsageError(`--${name} must be an integer, not "${String(v)}"`);
+      if (typeof v !== 'string' || !/^-?[0-9]+$/.test(v) || !Number.isSafeInteger(n)) throw new UsageError(`--${name} must be an integer, not ${quote(String(v))}`);
       values[name] = n;
     } else {
       if (o.choices !== undefined && !o.choices.includes(v as string)) {
-        throw new UsageError(`--${name} must be one of ${o.choices.join(', ')}, not "${String(v)}"`);
+        throw new UsageError(`--${name} must be one of ${o.choices.join(', ')}, not ${quote(String(v))}`);
       }
       values[name] = v;
     }

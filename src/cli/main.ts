@@ -16,7 +16,7 @@
  * option parser, and each command's module (commands/NAME.ts) is imported only when it runs.
  */
 import { readFileSync } from 'node:fs';
-import { UsageError, optionsHelp } from './args.js';
+import { UsageError, oneLine, optionsHelp, quote } from './args.js';
 import { type Command, EXIT_BAD_INPUT, EXIT_IO } from './command.js';
 import { OutputError, reason } from './output.js';
 import { ModelError } from '../model/errors.js';
@@ -68,7 +68,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (HELP_FLAGS.has(name) || name === 'help') {
       const topic = name === 'help' ? args[0] : undefined;
       const entry = topic === undefined ? undefined : COMMANDS[topic];
-      if (topic !== undefined && !entry) throw new UsageError(`unknown command "${topic}"`);
+      if (topic !== undefined && !entry) throw new UsageError(`unknown command ${quote(topic!)}`);
       process.stdout.write(entry ? commandHelp(topic!, (await entry.load()).command) : usage());
       return 0;
     }
@@ -77,7 +77,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       return 0;
     }
     const entry = Object.prototype.hasOwnProperty.call(COMMANDS, name) ? COMMANDS[name] : undefined;
-    if (!entry) throw new UsageError(`unknown command "${name}": name one of ${Object.keys(COMMANDS).join(', ')}`);
+    if (!entry) throw new UsageError(`unknown command ${quote(name)}: name one of ${Object.keys(COMMANDS).join(', ')}`);
     const { command } = await entry.load();
     if (args.some((x) => HELP_FLAGS.has(x))) {
       process.stdout.write(commandHelp(name, command));
@@ -90,7 +90,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       return EXIT_BAD_INPUT;
     }
     if (e instanceof UsageError) {
-      process.stderr.write(`sgnf: ${e.message}\n\nRun "sgnf --help" for usage.\n`);
+      process.stderr.write(`sgnf: ${oneLine(e.message)}\n\nRun "sgnf --help" for usage.\n`);
       return EXIT_BAD_INPUT;
     }
     if (e instanceof OutputError) {

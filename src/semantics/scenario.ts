@@ -32,7 +32,9 @@ export function packet(spec: PacketSpec): Packet {
   if (src.family !== dst.family) throw new Error(`mixed families in ${spec.src} -> ${spec.dst}`);
   const mac = parseMac(spec.srcMac ?? DEFAULT_MAC);
   if (mac === undefined) throw new Error(`bad MAC ${spec.srcMac}`);
-  let protocol = typeof spec.protocol === 'number' ? spec.protocol : PROTOCOL_NUMBERS[(spec.protocol ?? 'tcp').toLowerCase()];
+  const name = (spec.protocol ?? 'tcp').toString().toLowerCase();
+  // Own names only: "constructor" is on every object's prototype.
+  let protocol = typeof spec.protocol === 'number' ? spec.protocol : Object.prototype.hasOwnProperty.call(PROTOCOL_NUMBERS, name) ? PROTOCOL_NUMBERS[name] : undefined;
   if (protocol === undefined) throw new Error(`unknown protocol ${String(spec.protocol)}`);
   if (src.family === 6 && protocol === 1) protocol = 58;
   return {

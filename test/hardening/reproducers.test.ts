@@ -3,6 +3,7 @@
  * CLI as a user would: each ends in exit 0 with output that loads (see kernel.test.ts here), or
  * in exit 2 naming the offending field — never exit 3, never a hang, never a partial directory.
  */
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { expectRefused, sgnf } from '../support/cli.js';
 
@@ -83,5 +84,73 @@ describe('resources that run out', () => {
   it('as many networks under the linuxbridge driver are refused too', () => {
     const r = sgnf(['compile', '-', '--driver', 'linuxbridge'], { input: manyPorts(61_440, (i) => `n${hex(i, 5)}`), timeoutMs: 90_000 });
     expectRefused(r, '$.devices.p0efff.network_id: no conntrack zone left: 61440 networks');
+  });
+});
+
+describe('explain input', () => {
+  const model = join(import.meta.dirname, '..', '..', 'golden', 'default-group-3-ports', 'model.json');
+  const explain = (...args: string[]) => sgnf(['explain', model, '--from', 'tapaaaaaaaa-11', '--to', 'host', '--dst', '10.0.0.1', ...args]);
+  const cases: [string[], string][] = [
+    [['--protocol', 'constructor'], '--protocol constructor: is not a protocol of a packet'],
+    [['--protocol', '__proto__'], '--protocol __proto__: is not a protocol of a packet'],
+    [['--protocol', 'any'], '--protocol any: is not a protocol of a packet'],
+    [['--protocol', '999'], '--protocol 999: a protocol number is 0 to 255'],
+    [['--dport=-5'], '--dport -5: a port is an integer from 0 to 65535'],
+    [['--dport', '65536'], '--dport 65536: a port is an integer from 0 to 65535'],
+    [['--dport', 'abc'], '--dport must be an integer, not "abc"'],
+    [['--sport', '1.5'], '--sport must be an integer, not "1.5"'],
+    [['--protocol', 'icmp', '--dport', '80'], '--dport 80: a port needs a protocol with ports'],
+    [['--icmp-type', '8'], '--icmp-type 8: an ICMP type needs protocol icmp or ipv6-icmp, not protocol 6'],
+    [['--protocol', 'icmp', '--icmp-type', '256'], '--icmp-type 256: an ICMP type is an integer from 0 to 255'],
+    [['--protocol', 'icmp', '--icmp-type=-1'], '--icmp-type -1: an ICMP type is an integer from 0 to 255'],
+    [['--protocol', 'icmp', '--icmp-code', '0'], '--icmp-code 0: an ICMP code needs an ICMP type'],
+    [['--src', '10.0.0.300'], '--src 10.0.0.300: is not an IPv4 or IPv6 address'],
+    [['--src', '2001:db8::1'], '--src 2001:db8::1: is not of the family of dst 10.0.0.1'],
+    [['--src-mac', 'fa:16:3e'], '--src-mac fa:16:3e: is not a MAC address'],
+  ];
+  for (const [args, message] of cases) {
+    it(`${args.join(' ')} is refused naming the option`, () => expectRefused(explain(...args), `sgnf: ${message}`));
+  }
+  it('the library refuses the same queries with a QueryError naming the field', async () => {
+    const { QueryError, explain: explainQuery } = await import('../../src/index.js');
+    const { readFileSync } = await import('node:fs');
+    const json: unknown = JSON.parse(readFileSync(model, 'utf8'));
+    const bad = [{ protocol: 'constructor' }, { protocol: 256 }, { dstPort: -5 }, { dstPort: 1.5 }, { protocol: 'udp', icmpType: 3 }, { srcMac: 'x' }] as const;
+    for (const q of bad) {
+      let error: unknown;
+      try {
+        explainQuery(json, { from: 'tapaaaaaaaa-11', to: 'host', dst: '10.0.0.1', ...q });
+      } catch (e) {
+        error = e;
+      }
+      expect(error, JSON.stringify(q)).toBeInstanceOf(QueryError);
+      expect((error as InstanceType<typeof QueryError>).field, JSON.stringify(q)).toBe(Object.keys(q).at(-1));
+    }
+  });
+  it('still answers a valid question', () => {
+    const r = explain('--protocol', 'icmp', '--icmp-type', '8', '--icmp-code', '0');
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^icmp type 8 code 0 10\.0\.0\.11 -> 10\.0\.0\.1 .*: ACCEPT\n/);
+  });
+});
+
+describe('messages quote untrusted text safely', () => {
+  const model = join(import.meta.dirname, '..', '..', 'golden', 'default-group-3-ports', 'model.json');
+  /** Exit 2 and a message that is `lines` lines of printable ASCII (plus the pointer to --help). */
+  const expectOneLine = (args: string[], shown: string): void => {
+    const r = sgnf(args);
+    expectRefused(r, shown);
+    for (const line of r.stderr.split('\n')) expect(line, JSON.stringify(r.stderr)).toMatch(/^[\x20-\x7e]*$/);
+  };
+  it('--prefix with a newline or a line separator', () => {
+    expectOneLine(['compile', model, '--prefix', 'a\nb'], 'options.prefix: "a\\u000ab" must be');
+    expectOneLine(['compile', model, '--prefix', 'a\u2028-j ACCEPT'], 'options.prefix: "a\\u2028-j ACCEPT" must be');
+  });
+  it('a port name, a command, an argument, a file name', () => {
+    expectOneLine(['explain', model, '--from', 'tap\nx'], '--from "tap\\u000ax": no port');
+    expectOneLine(['compile\n-x'], 'unknown command "compile\\u000a-x"');
+    expectOneLine(['compile', model, 'extra\rarg'], 'unexpected argument "extra\\u000darg"');
+    expectOneLine(['compile', '/nonexistent/a\nb.json'], 'cannot read /nonexistent/a\\u000ab.json');
+    expectOneLine(['compile', model, '--backend', 'nft\n'], '--backend must be one of iptables, nft, not "nft\\u000a"');
   });
 });

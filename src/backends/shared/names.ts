@@ -18,6 +18,7 @@
 import { createHash } from 'node:crypto';
 import { CHAIN_PREFIX_MAX, MODEL_ID_MAX } from '../../limits.js';
 import { ModelError } from '../../model/errors.js';
+import { printable } from '../../net/ip.js';
 
 const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
 
@@ -80,7 +81,7 @@ const PREFIX = /^[A-Za-z][A-Za-z0-9-]*$/;
 export function checkPrefix(prefix: string): string {
   if (!PREFIX.test(prefix) || prefix.length > CHAIN_PREFIX_MAX) {
     throw new ModelError([
-      { code: 'bad-option', path: 'options.prefix', message: `${JSON.stringify(prefix)} must be 1 to ${CHAIN_PREFIX_MAX} letters, digits or "-", starting with a letter` },
+      { code: 'bad-option', path: 'options.prefix', message: `"${printable(prefix)}" must be 1 to ${CHAIN_PREFIX_MAX} letters, digits or "-", starting with a letter` },
     ]);
   }
   return prefix;

@@ -3,7 +3,7 @@ import { UsageError, parseOptions } from '../args.js';
 import type { Command } from '../command.js';
 import { COMPILE_FLAGS, compileOptions } from '../compile-options.js';
 import { hostDirs, readModel, sections } from '../io.js';
-import { filesIn, writeAll } from '../output.js';
+import { filesIn, quotePath, writeAll } from '../output.js';
 import { type PreparedModel, prepare } from '../../compile.js';
 import { DiffModelError, diffPrepared, emptyDiff } from '../../delta/diff.js';
 import { affected } from '../../cloud/affected.js';
@@ -23,7 +23,7 @@ function named<T>(which: 'old' | 'new', file: string, f: () => T): T {
   try {
     return f();
   } catch (e) {
-    if (e instanceof ModelError && !(e instanceof DiffModelError)) throw new DiffModelError(which, e, file === '-' ? 'standard input' : file);
+    if (e instanceof ModelError && !(e instanceof DiffModelError)) throw new DiffModelError(which, e, file === '-' ? 'standard input' : quotePath(file));
     throw e;
   }
 }

@@ -2,7 +2,7 @@
 import { UsageError, parseOptions } from '../args.js';
 import { type Command, FORMAT_OPTION, modelFile } from '../command.js';
 import { readModel } from '../io.js';
-import { QueryError, explain } from '../../semantics/explain.js';
+import { type PacketQuery, QueryError, explain } from '../../semantics/explain.js';
 
 const OPTIONS = {
   host: { type: 'string', arg: 'NAME', describe: 'the host whose ports are local' },
@@ -19,6 +19,22 @@ const OPTIONS = {
   ct: { type: 'string', choices: ['NEW', 'ESTABLISHED', 'RELATED', 'INVALID', 'UNTRACKED'], default: 'NEW', describe: 'conntrack state' },
   format: { ...FORMAT_OPTION, describe: 'json: the verdict and the checks as one JSON object (the library\'s explain result)' },
 } as const;
+
+/** The option of each query field, for messages. */
+const OPTION_OF: Readonly<Record<keyof PacketQuery, string>> = {
+  from: 'from',
+  to: 'to',
+  host: 'host',
+  protocol: 'protocol',
+  src: 'src',
+  dst: 'dst',
+  srcPort: 'sport',
+  dstPort: 'dport',
+  icmpType: 'icmp-type',
+  icmpCode: 'icmp-code',
+  srcMac: 'src-mac',
+  ct: 'ct',
+};
 
 export const command: Command = {
   usage: 'explain [model.json | -] --from PORT|outside --to PORT|host|outside [packet options]',
@@ -43,7 +59,9 @@ export const command: Command = {
         ...(a['src-mac'] !== undefined && { srcMac: a['src-mac'] }),
       });
     } catch (e) {
-      if (e instanceof QueryError) throw new UsageError(e.field !== undefined ? `--${e.message}` : e.message);
+      if (e instanceof QueryError) {
+        throw new UsageError(e.field !== undefined && e.value !== undefined ? `--${OPTION_OF[e.field]} ${e.value}: ${e.reason}` : e.message);
+      }
       throw e;
     }
     if (a.format === 'json') {
