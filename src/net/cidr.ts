@@ -3,7 +3,7 @@
  * aggregate into the fewest covering prefixes. "Exact" means the set of addresses is never
  * widened: aggregation only merges two sibling halves into their parent.
  */
-import { type Family, type Prefix, comparePrefix, familyBits, hostMask } from './ip.js';
+import { type Prefix, comparePrefix, familyBits, hostMask } from './ip.js';
 
 /** Sorted and de-duplicated; prefixes covered by another one are kept (ipset keeps both). */
 export function sortUnique(prefixes: readonly Prefix[]): Prefix[] {
@@ -72,13 +72,4 @@ export function splitZeroLength(p: Prefix): Prefix[] {
     { family: p.family, addr: 0n, len: 1 },
     { family: p.family, addr: half, len: 1 },
   ];
-}
-
-/** Count of addresses covered (for tests and statistics). */
-export function addressCount(prefixes: readonly Prefix[], family: Family): bigint {
-  let n = 0n;
-  for (const p of dropCovered(prefixes)) {
-    if (p.family === family) n += 1n << BigInt(familyBits(family) - p.len);
-  }
-  return n;
 }

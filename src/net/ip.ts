@@ -66,101 +66,105 @@ function hexDigit(c: number): number {
   return l >= 97 && l <= 102 ? l - 87 : -1;
 }
 
-/** Scratch space for the 16-bit words of an IPv6 address (parsing is synchronous). */
-const WORDS = new Array<number>(10).fill(0);
-/** The words of the last address scanV6 accepted (read-only view, overwritten by the next scan). */
-export const scannedWords: readonly number[] = WORDS;
 /**
- * Whether the last text scanV6 accepted was already in canonical form (what formatV6 prints).
- * Decided while scanning, so the usual, canonical member text is kept as it is without
- * formatting an address only to compare it.
+ * An IPv6 scanner and the state of its last scan, owned by its caller: a member list keeps one
+ * for all its members (a hand scanner rather than split/regex: member lists make this a hot path,
+ * and the state is reused rather than allocated per address).
  */
-export let scannedCanonical = false;
+export class V6Scanner {
+  /** The eight 16-bit words of the last address `scan` accepted (two spare slots for the scan). */
+  readonly words: number[] = new Array<number>(10).fill(0);
+  /**
+   * Whether the last text `scan` accepted was already in canonical form (what formatV6 prints).
+   * Decided while scanning, so the usual, canonical member text is kept as it is without
+   * formatting an address only to compare it.
+   */
+  canonical = false;
+  // The shifted high part of the last value(): reused while consecutive addresses share it.
+  private lastHi = -1;
+  private lastHiBig = 0n;
 
-/**
- * Scan IPv6 text (RFC 4291 forms, including an embedded dotted quad; no zone ids) into WORDS.
- * A hand scanner rather than split/regex: member lists make this a hot path.
- */
-export function scanV6(text: string): boolean {
-  const len = text.length;
-  if (len < 2 || len > 45) return false;
-  let n = 0; // words parsed
-  let gap = -1; // word index where "::" stands
-  let i = 0;
-  // RFC 5952 form so far: lower case, no leading zeros, no dotted quad (see below).
-  let plain = true;
-  if (text.charCodeAt(0) === 58 /* : */) {
-    if (text.charCodeAt(1) !== 58) return false;
-    gap = 0;
-    i = 2;
-  }
-  while (i < len) {
-    let j = i;
-    let w = 0;
-    for (let c: number, d: number; j < len && (d = hexDigit((c = text.charCodeAt(j)))) >= 0; j++) {
-      w = w * 16 + d;
-      if (c >= 65 && c <= 70) plain = false; // upper case
+  /** Scan IPv6 text (RFC 4291 forms, including an embedded dotted quad; no zone ids) into `words`. */
+  scan(text: string): boolean {
+    const WORDS = this.words;
+    const len = text.length;
+    if (len < 2 || len > 45) return false;
+    let n = 0; // words parsed
+    let gap = -1; // word index where "::" stands
+    let i = 0;
+    // RFC 5952 form so far: lower case, no leading zeros, no dotted quad (see below).
+    let plain = true;
+    if (text.charCodeAt(0) === 58 /* : */) {
+      if (text.charCodeAt(1) !== 58) return false;
+      gap = 0;
+      i = 2;
     }
-    if (j < len && text.charCodeAt(j) === 46 /* . */) {
-      // An embedded dotted quad ends the address and fills the last two words.
-      const v4 = v4Number(text, i);
-      if (v4 === undefined || n > 6) return false;
-      WORDS[n++] = v4 >>> 16;
-      WORDS[n++] = v4 & 0xffff;
-      plain = false; // canonical only in glibc's two forms: left to formatting
-      break;
-    }
-    if (j === i || j - i > 4 || n === 8) return false;
-    if (j - i > 1 && text.charCodeAt(i) === 48) plain = false; // a leading zero
-    WORDS[n++] = w;
-    if (j === len) break;
-    if (text.charCodeAt(j) !== 58) return false;
-    j++;
-    if (j < len && text.charCodeAt(j) === 58) {
-      if (gap >= 0) return false;
-      gap = n;
+    while (i < len) {
+      let j = i;
+      let w = 0;
+      for (let c: number, d: number; j < len && (d = hexDigit((c = text.charCodeAt(j)))) >= 0; j++) {
+        w = w * 16 + d;
+        if (c >= 65 && c <= 70) plain = false; // upper case
+      }
+      if (j < len && text.charCodeAt(j) === 46 /* . */) {
+        // An embedded dotted quad ends the address and fills the last two words.
+        const v4 = v4Number(text, i);
+        if (v4 === undefined || n > 6) return false;
+        WORDS[n++] = v4 >>> 16;
+        WORDS[n++] = v4 & 0xffff;
+        plain = false; // canonical only in glibc's two forms: left to formatting
+        break;
+      }
+      if (j === i || j - i > 4 || n === 8) return false;
+      if (j - i > 1 && text.charCodeAt(i) === 48) plain = false; // a leading zero
+      WORDS[n++] = w;
+      if (j === len) break;
+      if (text.charCodeAt(j) !== 58) return false;
       j++;
-    } else if (j === len) return false; // a single trailing colon
-    i = j;
+      if (j < len && text.charCodeAt(j) === 58) {
+        if (gap >= 0) return false;
+        gap = n;
+        j++;
+      } else if (j === len) return false; // a single trailing colon
+      i = j;
+    }
+    if (gap < 0 ? n !== 8 : n > 7) return false;
+    const zeros = 8 - n;
+    if (gap >= 0) {
+      // Expand "::": move the words after it to the end, zeros in between.
+      for (let k = n - 1; k >= gap; k--) WORDS[k + zeros] = WORDS[k]!;
+      for (let k = gap; k < gap + zeros; k++) WORDS[k] = 0;
+    }
+    // Canonical: "::" stands exactly for the longest run of two or more zero words (the first on
+    // ties), and nothing else is compressed; glibc's embedded-IPv4 forms are left to formatting.
+    if (plain) {
+      const run = zeroRun(WORDS);
+      plain = runLength(run) >= 2 ? gap === runStart(run) && zeros === runLength(run) && !embedsV4(WORDS, run) : gap < 0;
+    }
+    this.canonical = plain;
+    return true;
   }
-  if (gap < 0 ? n !== 8 : n > 7) return false;
-  const zeros = 8 - n;
-  if (gap >= 0) {
-    // Expand "::": move the words after it to the end, zeros in between.
-    for (let k = n - 1; k >= gap; k--) WORDS[k + zeros] = WORDS[k]!;
-    for (let k = gap; k < gap + zeros; k++) WORDS[k] = 0;
+
+  /**
+   * The bigint of `words`. BigInt arithmetic allocates at every step, so the parts are exact
+   * doubles (48 + 48 + 32 bits), and the shifted high part is reused while consecutive addresses
+   * share it (members of one subnet do): two or three BigInt operations instead of seven.
+   */
+  value(): bigint {
+    const w = this.words;
+    const hi = (w[0]! * 65536 + w[1]!) * 65536 + w[2]!;
+    const mid = (w[3]! * 65536 + w[4]!) * 65536 + w[5]!;
+    const lo = w[6]! * 65536 + w[7]!;
+    if (hi !== this.lastHi) {
+      this.lastHi = hi;
+      this.lastHiBig = BigInt(hi) << 80n;
+    }
+    return mid === 0 ? this.lastHiBig | BigInt(lo) : this.lastHiBig | (BigInt(mid) << 32n) | BigInt(lo);
   }
-  // Canonical: "::" stands exactly for the longest run of two or more zero words (the first on
-  // ties), and nothing else is compressed; glibc's embedded-IPv4 forms are left to formatting.
-  if (plain) {
-    const run = zeroRun(WORDS);
-    plain = run.len >= 2 ? gap === run.start && zeros === run.len && !embedsV4(WORDS, run) : gap < 0;
-  }
-  scannedCanonical = plain;
-  return true;
 }
 
-/**
- * The bigint of WORDS. BigInt arithmetic allocates at every step, so the parts are exact
- * doubles (48 + 48 + 32 bits), and the shifted high part is reused while consecutive addresses
- * share it (members of one subnet do): two or three BigInt operations instead of seven.
- */
-let lastHi = -1;
-let lastHiBig = 0n;
-function wordsValue(): bigint {
-  const w = WORDS;
-  const hi = (w[0]! * 65536 + w[1]!) * 65536 + w[2]!;
-  const mid = (w[3]! * 65536 + w[4]!) * 65536 + w[5]!;
-  const lo = w[6]! * 65536 + w[7]!;
-  if (hi !== lastHi) {
-    lastHi = hi;
-    lastHiBig = BigInt(hi) << 80n;
-  }
-  return mid === 0 ? lastHiBig | BigInt(lo) : lastHiBig | (BigInt(mid) << 32n) | BigInt(lo);
-}
-
-export function parseV6(text: string): bigint | undefined {
-  return scanV6(text) ? wordsValue() : undefined;
+export function parseV6(text: string, scanner = new V6Scanner()): bigint | undefined {
+  return scanner.scan(text) ? scanner.value() : undefined;
 }
 
 export function parseAddress(text: string): { family: Family; addr: bigint } | undefined {
@@ -191,17 +195,18 @@ export interface ParsedPrefix {
  * the canonical text of its address (the input itself when it is canonical, as dotted quads
  * always are once validated).
  */
-export function parsePrefix(text: string): ParsedPrefix | string {
+export function parsePrefix(text: string, scanner?: V6Scanner): ParsedPrefix | string {
   const slash = text.indexOf('/');
   const addrText = slash < 0 ? text : text.slice(0, slash);
   let family: Family;
   let addr: bigint;
   let canonical: string;
   if (addrText.includes(':')) {
-    if (!scanV6(addrText)) return `"${printable(text)}" is not an IPv4 or IPv6 address or prefix`;
+    const v6 = scanner ?? new V6Scanner();
+    if (!v6.scan(addrText)) return `"${printable(text)}" is not an IPv4 or IPv6 address or prefix`;
     family = 6;
-    addr = wordsValue();
-    canonical = scannedCanonical ? addrText : formatWords(WORDS);
+    addr = v6.value();
+    canonical = v6.canonical ? addrText : formatWords(v6.words);
   } else {
     const v = v4Number(addrText, 0);
     if (v === undefined) return `"${printable(text)}" is not an IPv4 or IPv6 address or prefix`;
@@ -245,13 +250,16 @@ export function formatV6(addr: bigint): string {
   return formatWords(words);
 }
 
-/** Where RFC 5952 puts "::": the longest run of two or more zero words, the first on ties. */
-interface ZeroRun {
-  start: number;
-  len: number;
-}
-const RUN: ZeroRun = { start: -1, len: 0 };
-/** The run of `words` (in a scratch object: this runs for every IPv6 address parsed or printed). */
+/**
+ * Where RFC 5952 puts "::": the longest run of two or more zero words, the first on ties. Packed
+ * into one number, start * 16 + length (start -1: none): this runs for every IPv6 address parsed
+ * or printed, and a number is no object.
+ */
+type ZeroRun = number;
+const runStart = (r: ZeroRun): number => (r < 0 ? -1 : r >> 4);
+const runLength = (r: ZeroRun): number => (r < 0 ? 0 : r & 15);
+
+/** The zero run of `words`. */
 function zeroRun(words: readonly number[]): ZeroRun {
   let start = -1;
   let len = 0;
@@ -268,29 +276,29 @@ function zeroRun(words: readonly number[]): ZeroRun {
     }
     i = j;
   }
-  RUN.start = len < 2 ? -1 : start;
-  RUN.len = len < 2 ? 0 : len;
-  return RUN;
+  return len < 2 ? -1 : start * 16 + len;
 }
 
 /** glibc prints an embedded IPv4 for ::a.b.c.d and ::ffff:a.b.c.d. */
-const embedsV4 = (words: readonly number[], run: { start: number; len: number }): boolean =>
-  run.start === 0 && (run.len === 6 || (run.len === 5 && words[5] === 0xffff));
+const embedsV4 = (words: readonly number[], run: ZeroRun): boolean =>
+  runStart(run) === 0 && (runLength(run) === 6 || (runLength(run) === 5 && words[5] === 0xffff));
 
 /** RFC 5952 text of eight 16-bit words (see formatV6). */
 export function formatWords(words: readonly number[]): string {
   const run = zeroRun(words);
+  const start = runStart(run);
+  const len = runLength(run);
   if (embedsV4(words, run)) {
-    const prefix = run.len === 6 ? '::' : '::ffff:';
+    const prefix = len === 6 ? '::' : '::ffff:';
     const hi = words[6]!;
     const lo = words[7]!;
     return `${prefix}${DECIMAL[hi >>> 8]}.${DECIMAL[hi & 255]}.${DECIMAL[lo >>> 8]}.${DECIMAL[lo & 255]}`;
   }
   let out = '';
   for (let i = 0; i < 8; i++) {
-    if (i === run.start) {
+    if (i === start) {
       out += i === 0 ? '::' : ':';
-      i += run.len - 1;
+      i += len - 1;
       continue;
     }
     out += hexWord(words[i]!);
@@ -330,14 +338,6 @@ export function comparePrefix(a: Prefix, b: Prefix): number {
 
 export function prefixKey(p: Prefix): string {
   return `${p.family}/${p.addr.toString(16)}/${p.len}`;
-}
-
-export function prefixContains(outer: Prefix, inner: Prefix): boolean {
-  return (
-    outer.family === inner.family &&
-    outer.len <= inner.len &&
-    networkOf(outer.family, inner.addr, outer.len) === outer.addr
-  );
 }
 
 export function containsAddress(p: Prefix, family: Family, addr: bigint): boolean {

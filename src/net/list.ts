@@ -18,9 +18,7 @@ import {
   familyBits,
   formatWords,
   parsePrefix,
-  scanV6,
-  scannedCanonical,
-  scannedWords,
+  V6Scanner,
   v4Number,
 } from './ip.js';
 
@@ -210,6 +208,8 @@ export class AddressListBuilder {
   private mid = new Float64Array(64);
   private lo = new Float64Array(64);
   private lens = new Uint8Array(64);
+  /** The IPv6 scanner of this list's addresses. */
+  private readonly v6 = new V6Scanner();
   /** Text of the scanned, not yet committed entry (its numbers wait at index `texts.length`). */
   private pendingText = '';
 
@@ -230,18 +230,19 @@ export class AddressListBuilder {
       this.pendingText = text;
       return 4;
     }
-    if (scanV6(text)) {
-      const w = scannedWords;
+    const v6 = this.v6;
+    if (v6.scan(text)) {
+      const w = v6.words;
       this.hi[n] = V6_TAG + (w[0]! * 65536 + w[1]!) * 65536 + w[2]!;
       this.mid[n] = (w[3]! * 65536 + w[4]!) * 65536 + w[5]!;
       this.lo[n] = w[6]! * 65536 + w[7]!;
       this.lens[n] = 128;
       // Other spellings are formatted when printed: a string made here would be kept.
-      this.pendingText = scannedCanonical ? text : '';
+      this.pendingText = v6.canonical ? text : '';
       return 6;
     }
     // Prefixes, and the error message of anything invalid.
-    const p = parsePrefix(text);
+    const p = parsePrefix(text, v6);
     if (typeof p === 'string') return p;
     this.setPending(p.prefix);
     return p.prefix.family;

@@ -1,7 +1,7 @@
 import { isIPv6 } from 'node:net';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type Prefix, eui64LinkLocal, formatV6, parseAddress, parseMac, parsePrefix, parseV4, parseV6, formatPrefix, scanV6, scannedCanonical } from '../../src/net/ip.js';
+import { type Prefix, eui64LinkLocal, formatV6, parseAddress, parseMac, parsePrefix, parseV4, parseV6, formatPrefix, V6Scanner } from '../../src/net/ip.js';
 
 /** The prefix a text parses to; fails the test (not silently skips a check) when it does not parse. */
 function prefixOf(text: string): Prefix {
@@ -63,18 +63,19 @@ describe('IPv6 canonical-text detection', () => {
     return out;
   };
   it('calls a spelling canonical exactly when it is what formatV6 prints (embedded IPv4 aside)', () => {
+    const scanner = new V6Scanner();
     fc.assert(
       fc.property(fc.oneof(v6, sparseV6), (a) => {
         for (const t of spellings(a)) {
-          expect(scanV6(t), t).toBe(true);
+          expect(scanner.scan(t), t).toBe(true);
           // glibc's embedded-IPv4 forms are always left to formatting (never wrongly kept).
-          expect(scannedCanonical, t).toBe(t === formatV6(a) && !t.includes('.'));
+          expect(scanner.canonical, t).toBe(t === formatV6(a) && !t.includes('.'));
         }
       }),
     );
     for (const t of ['::ffff:192.0.2.1', '::192.0.2.1', '::ffff:c000:201', '1::192.0.2.1']) {
-      expect(scanV6(t), t).toBe(true);
-      expect(scannedCanonical, t).toBe(false); // embedded forms are always formatted
+      expect(scanner.scan(t), t).toBe(true);
+      expect(scanner.canonical, t).toBe(false); // embedded forms are always formatted
     }
   });
 });
