@@ -234,7 +234,7 @@ const HEX2 = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0
 /** A 16-bit word in hex without leading zeros. */
 const hexWord = (w: number): string => (w < 256 ? HEX[w]! : HEX[w >>> 8]! + HEX2[w & 255]!);
 
-export function formatV4(addr: bigint): string {
+function formatV4(addr: bigint): string {
   const n = Number(addr);
   return `${DECIMAL[n >>> 24]}.${DECIMAL[(n >>> 16) & 255]}.${DECIMAL[(n >>> 8) & 255]}.${DECIMAL[n & 255]}`;
 }

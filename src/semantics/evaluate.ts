@@ -105,7 +105,7 @@ function explanation(checks: readonly Check[]): Explanation {
   return { verdict, reasons: checks.map((c) => c.reason), checks };
 }
 
-export function portByDevice(model: Model, device: string): Port {
+function portByDevice(model: Model, device: string): Port {
   const port = model.ports.find((p) => p.device === device);
   if (!port) throw new Error(`no local port has device "${device}"`);
   return port;
@@ -278,12 +278,12 @@ function isDhcpReplyToPort(port: Port, p: Packet): boolean {
  * IP with the port MAC, for IPv6 the EUI-64 link-local of the port MAC and of every IPv6
  * address pair's MAC; a port with no fixed IPs at all may send any source from its MAC.
  */
-export function sourceAllowed(port: Port, p: Packet): boolean {
+function sourceAllowed(port: Port, p: Packet): boolean {
   return allowedSources(port, p.family).some((pair) => sameMac(pair.mac, p.srcMac) && (pair.prefix === undefined || within(p, pair.prefix, p.src)));
 }
 
 /** The (prefix, MAC) pairs a port may send from in one family; prefix undefined = any source. */
-export function allowedSources(port: Port, family: Family): { readonly prefix: Prefix | undefined; readonly mac: string }[] {
+function allowedSources(port: Port, family: Family): { readonly prefix: Prefix | undefined; readonly mac: string }[] {
   const pairs: { prefix: Prefix | undefined; mac: string }[] = [];
   const v6Pairs = port.addressPairs.filter((ap) => ap.prefix.family === 6);
   for (const ap of port.addressPairs) if (ap.prefix.family === family) pairs.push({ prefix: ap.prefix, mac: ap.mac });
@@ -339,10 +339,10 @@ const PROTOCOL_NAMES: ReadonlyMap<number, string> = (() => {
   return m;
 })();
 
-export const protocolName = (n: number): string => PROTOCOL_NAMES.get(n) ?? String(n);
+const protocolName = (n: number): string => PROTOCOL_NAMES.get(n) ?? String(n);
 
 /** `group G rule #2` (the index in the group's input list) plus the rule id when known. */
-export function describeRuleOrigin(rule: GroupRule): string {
+function describeRuleOrigin(rule: GroupRule): string {
   const id = rule.origin.id !== undefined ? ` [${rule.origin.id}]` : '';
   return `group ${rule.origin.group} rule #${rule.origin.index}${id}`;
 }

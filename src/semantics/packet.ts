@@ -48,7 +48,7 @@ export interface Decision {
  * ICMPv6 types nf_conntrack never tracks (nf_conntrack_proto_icmpv6.c `noct_valid_new`): MLD
  * 130-132 and 143, router solicitation/advertisement 133/134, neighbour discovery 135/136.
  */
-export const UNTRACKED_ICMPV6_TYPES: ReadonlySet<number> = new Set([130, 131, 132, 133, 134, 135, 136, 143]);
+const UNTRACKED_ICMPV6_TYPES: ReadonlySet<number> = new Set([130, 131, 132, 133, 134, 135, 136, 143]);
 
 /**
  * Conntrack's state for a packet nothing notracked: untracked ICMPv6 is UNTRACKED, anything else
