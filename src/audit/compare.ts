@@ -199,6 +199,7 @@ const iptablesCanon = (want: string): string => iptablesCanonical(want, 'model',
 
 function compareNft(live: NftHostState, want: NftHostState): Comparison {
   const drifts: Drift[] = [];
+  const canon = nftCanonMemo();
   let chains = 0;
   let sets = 0;
   const tables = new Map<string, NftTableState>();
@@ -216,7 +217,7 @@ function compareNft(live: NftHostState, want: NftHostState): Comparison {
       sets += w.sets.size;
       continue;
     }
-    const r = compareNftTable(id, h, w, drifts);
+    const r = compareNftTable(id, h, w, drifts, canon);
     chains += r.chains;
     sets += r.sets;
     tables.set(id, r.aligned);
@@ -224,7 +225,7 @@ function compareNft(live: NftHostState, want: NftHostState): Comparison {
   return { drifts, aligned: { backend: 'nft', tables }, checked: { chains, sets } };
 }
 
-function compareNftTable(id: string, have: NftTableState, want: NftTableState, drifts: Drift[]): { aligned: NftTableState; chains: number; sets: number } {
+function compareNftTable(id: string, have: NftTableState, want: NftTableState, drifts: Drift[], nftCanon: (want: string) => string): { aligned: NftTableState; chains: number; sets: number } {
   const sets = new Map<string, NftSetState>();
   const setNames = [...new Set([...want.sets.keys(), ...have.sets.keys()])].sort();
   for (const name of setNames) {
@@ -283,8 +284,15 @@ function compareNftTable(id: string, have: NftTableState, want: NftTableState, d
   return { aligned, chains: chainNames.length, sets: setNames.length };
 }
 
-/** A wanted rule in the one notation live rules are read into. */
-const nftCanon = (want: string): string => nftCanonical(want);
+/** A wanted rule in the one notation live rules are read into (port chains repeat the same rules). */
+function nftCanonMemo(): (want: string) => string {
+  const seen = new Map<string, string>();
+  return (want) => {
+    let c = seen.get(want);
+    if (c === undefined) seen.set(want, (c = nftCanonical(want)));
+    return c;
+  };
+}
 
 // ---------------------------------------------------------------------------------------------
 // shared
@@ -313,7 +321,7 @@ function inLiveNotation(have: readonly string[], want: readonly string[], canon:
 
 /** Members (or elements) that differ, as sets; undefined when none does. */
 function memberDrift(have: readonly string[], want: readonly string[]): { missing: Sample; extra: Sample } | undefined {
-  if (have === want) return undefined;
+  if (have === want || sameList(have, want)) return undefined;
   const wanted = new Set(want);
   const extra = have.filter((m) => !wanted.has(m));
   if (extra.length === 0 && have.length === wanted.size) return undefined;

@@ -28,13 +28,26 @@ export function parseIpsetSave(text: string, file: string): ReadonlyMap<string, 
   const sets = new Map<string, { type: string; hashsize: number; maxelem: number; members: string[]; line: number }>();
   let lineNo = 0;
   let start = 0;
+  // The set of the last add line: its entries come one after the other (one test of the line's
+  // start and one cut per entry).
+  let lastPrefix = '';
+  let lastMembers: string[] | undefined;
   const n = text.length;
   while (start < n) {
     let end = text.indexOf('\n', start);
     if (end < 0) end = n;
+    lineNo++;
+    if (lastMembers !== undefined && text.startsWith(lastPrefix, start)) {
+      const from = start + lastPrefix.length;
+      const sp = text.indexOf(' ', from);
+      if ((sp < 0 || sp > end) && end > from && text.charCodeAt(end - 1) !== 13 /* \r */) {
+        lastMembers.push(text.slice(from, end));
+        start = end + 1;
+        continue;
+      }
+    }
     let line = text.slice(start, end);
     start = end + 1;
-    lineNo++;
     if (line.endsWith('\r')) line = line.slice(0, -1);
     if (line === '' || line.startsWith('#')) continue;
     if (line.startsWith('add ')) {
@@ -44,6 +57,8 @@ export function parseIpsetSave(text: string, file: string): ReadonlyMap<string, 
       const name = line.slice(4, a);
       const set = sets.get(name);
       if (set === undefined) badLine(file, lineNo, `entry of set ${shown(name)}, which no create line before it declares`);
+      lastPrefix = `add ${name} `;
+      lastMembers = set.members;
       const b = line.indexOf(' ', a + 1);
       if (b < 0) {
         set.members.push(line.slice(a + 1));

@@ -42,13 +42,22 @@ export function parseIptablesSave(text: string, file: string): SavedTables {
   let tableLine = 0;
   let lineNo = 0;
   let start = 0;
+  // The chain of the last rule: the next lines are most likely its rules too (one test of the
+  // line's start instead of cutting out the chain name and looking it up).
+  let lastPrefix = '';
+  let lastRules: string[] | undefined;
   const n = text.length;
   while (start < n) {
     let end = text.indexOf('\n', start);
     if (end < 0) end = n;
+    lineNo++;
+    if (lastRules !== undefined && text.startsWith(lastPrefix, start) && text.charCodeAt(end - 1) !== 13 /* \r */) {
+      lastRules.push(canonicalRule(text.slice(start + lastPrefix.length, end), file, lineNo));
+      start = end + 1;
+      continue;
+    }
     let line = text.slice(start, end);
     start = end + 1;
-    lineNo++;
     if (line.endsWith('\r')) line = line.slice(0, -1);
     if (line === '' || line.charCodeAt(0) === 35 /* # */) continue;
     const c = line.charCodeAt(0);
@@ -67,6 +76,10 @@ export function parseIptablesSave(text: string, file: string): SavedTables {
       const chain = table.get(chainName);
       if (chain === undefined) badLine(file, lineNo, `rule of chain ${shown(chainName)}, which the table does not declare`);
       chain.rules.push(sp < 0 ? '' : canonicalRule(rule.slice(sp + 1), file, lineNo));
+      if (c === 45) {
+        lastPrefix = `-A ${chainName} `;
+        lastRules = chain.rules;
+      }
       continue;
     }
     if (c === 42 /* * */) {
@@ -76,6 +89,7 @@ export function parseIptablesSave(text: string, file: string): SavedTables {
       if (tables.has(tableName)) badLine(file, lineNo, `table ${tableName} appears twice`);
       table = new Map();
       tables.set(tableName, table);
+      lastRules = undefined;
       tableLine = lineNo;
       continue;
     }
@@ -93,6 +107,7 @@ export function parseIptablesSave(text: string, file: string): SavedTables {
     if (line === 'COMMIT') {
       if (table === undefined) badLine(file, lineNo, 'COMMIT outside a table');
       table = undefined;
+      lastRules = undefined;
       continue;
     }
     badLine(file, lineNo, `not a line iptables-save prints: ${shown(line)}`);
@@ -103,7 +118,7 @@ export function parseIptablesSave(text: string, file: string): SavedTables {
 
 /** A rule (the text after `-A chain `) in sgnf's notation. Most rules need nothing: checked first. */
 export function canonicalRule(rule: string, file: string, line: number): string {
-  if (!/"|'|--comment|(?:^| )-p [A-Za-z]|--mac-source \S*[A-F]/.test(rule)) return rule;
+  if (!needsReading(rule)) return rule;
   const words = tokens(rule, file, line);
   // Move one comment match to just before the target.
   const at = words.findIndex((w, i) => w.text === '-m' && words[i + 1]?.text === 'comment' && words[i + 2]?.text === '--comment' && words[i + 3] !== undefined);
@@ -127,6 +142,14 @@ export function canonicalRule(rule: string, file: string, line: number): string 
   }
   return words.map((w) => (w.quoted ? `"${w.text.replace(/["\\]/g, '\\$&')}"` : w.text)).join(' ');
 }
+
+/**
+ * Whether anything in the rule may be in another notation: a string, a comment, a `-p` other than
+ * a number or a name sgnf prints (backends/iptables/syntax.ts), an upper-case MAC. One regular
+ * expression: the test runs for every rule of the dump.
+ */
+const NEEDS_READING = /["']|--comment|(?:^| )-p (?!(?:tcp|udp|icmp|esp|ah|ipv6-icmp|sctp|udplite|[0-9]+)(?: |$))|--mac-source [^ ]*[A-F]/;
+const needsReading = (rule: string): boolean => NEEDS_READING.test(rule);
 
 interface Word {
   readonly text: string;

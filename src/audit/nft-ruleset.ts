@@ -38,15 +38,17 @@ const OBJECT_KINDS = new Set(['flowtable', 'counter', 'quota', 'ct', 'limit', 's
 interface Cursor {
   readonly file: string;
   line: number;
+  /** Rules read into the one notation, by their text as listed (port chains repeat rules). */
+  readonly rules: Map<string, string>;
 }
 
 export function parseNftRuleset(text: string, file: string): ReadonlyMap<string, ListedTable> {
   const tables = new Map<string, ListedTable>();
-  const lines = text.split('\n');
-  const at: Cursor = { file, line: 0 };
+  const lines = cleanLines(text);
+  const at: Cursor = { file, line: 0, rules: new Map() };
   for (let i = 0; i < lines.length; i++) {
     at.line = i + 1;
-    const line = clean(lines[i]!);
+    const line = lines[i]!;
     if (line === '' || line.startsWith('#')) continue;
     const m = /^table (\S+) (\S+) \{$/.exec(line);
     if (!m) badLine(file, at.line, `expected a table, not ${shown(line)}`);
@@ -62,14 +64,30 @@ export function parseNftRuleset(text: string, file: string): ReadonlyMap<string,
   return tables;
 }
 
-/** A line without its indentation, trailing blanks and `# handle N`. */
-function clean(raw: string): string {
-  let s = raw.trim();
-  const h = s.lastIndexOf(' # handle ');
-  if (h >= 0 && /^ # handle \d+$/.test(s.slice(h))) s = s.slice(0, h);
-  else if (/^# handle \d+$/.test(s)) s = '';
-  return s;
+/** Every line without its indentation, trailing blanks and `# handle N` (one cut per line). */
+function cleanLines(text: string): string[] {
+  const out: string[] = [];
+  const n = text.length;
+  for (let start = 0; start <= n; ) {
+    let end = text.indexOf('\n', start);
+    if (end < 0) end = n;
+    let a = start;
+    let b = end;
+    while (a < b && isBlank(text.charCodeAt(a))) a++;
+    while (b > a && isBlank(text.charCodeAt(b - 1))) b--;
+    let line = text.slice(a, b);
+    if (line.includes('# handle ')) {
+      const h = line.lastIndexOf(' # handle ');
+      if (h >= 0 && /^ # handle \d+$/.test(line.slice(h))) line = line.slice(0, h);
+      else if (/^# handle \d+$/.test(line)) line = '';
+    }
+    out.push(line);
+    start = end + 1;
+  }
+  return out;
 }
+
+const isBlank = (c: number): boolean => c === 9 || c === 32 || c === 13;
 
 function parseTable(lines: readonly string[], from: number, at: Cursor, family: string, name: string): { table: ListedTable; next: number } {
   const tableLine = at.line;
@@ -79,7 +97,7 @@ function parseTable(lines: readonly string[], from: number, at: Cursor, family: 
   let comment: string | undefined;
   for (let i = from; i < lines.length; i++) {
     at.line = i + 1;
-    const line = clean(lines[i]!);
+    const line = lines[i]!;
     if (line === '') continue;
     if (line === '}') {
       const table: ListedTable = { family: family as NftTableState['family'], name, sets, chains, others, line: tableLine, ...(comment !== undefined && { comment }) };
@@ -128,7 +146,7 @@ function skipBlock(lines: readonly string[], from: number, at: Cursor): number {
   const opened = at.line;
   for (let i = from; i < lines.length; i++) {
     at.line = i + 1;
-    depth += braces(clean(lines[i]!));
+    depth += braces(lines[i]!);
     if (depth <= 0) return i + 1;
   }
   badLine(at.file, opened, 'a block is not closed (a truncated listing?)');
@@ -136,6 +154,7 @@ function skipBlock(lines: readonly string[], from: number, at: Cursor): number {
 
 /** `{` minus `}` outside double-quoted strings. */
 function braces(s: string): number {
+  if (s.indexOf('{') < 0 && s.indexOf('}') < 0) return 0;
   let d = 0;
   let quoted = false;
   for (let i = 0; i < s.length; i++) {
@@ -153,7 +172,7 @@ function parseChain(lines: readonly string[], from: number, at: Cursor, family: 
   const opened = at.line;
   for (let i = from; i < lines.length; i++) {
     at.line = i + 1;
-    const line = clean(lines[i]!);
+    const line = lines[i]!;
     if (line === '') continue;
     if (line === '}') return { chain: hook === undefined ? { rules } : { hook, rules }, next: i + 1 };
     if (rules.length === 0 && hook === undefined && /^type \S+ hook /.test(line)) {
@@ -161,7 +180,9 @@ function parseChain(lines: readonly string[], from: number, at: Cursor, family: 
       continue;
     }
     if (braces(line) !== 0) badLine(at.file, at.line, `unbalanced braces in ${shown(line)}`);
-    rules.push(canonicalRule(line));
+    let rule = at.rules.get(line);
+    if (rule === undefined) at.rules.set(line, (rule = canonicalRule(line)));
+    rules.push(rule);
   }
   badLine(at.file, opened, 'a chain is not closed (a truncated listing?)');
 }
@@ -172,26 +193,47 @@ function parseSet(lines: readonly string[], from: number, at: Cursor, kind: 'set
   const opened = at.line;
   for (let i = from; i < lines.length; i++) {
     at.line = i + 1;
-    const line = clean(lines[i]!);
+    const line = lines[i]!;
     if (line === '') continue;
     if (line === '}') return { set: { kind, spec, elements }, next: i + 1 };
     if (line.startsWith('elements = {')) {
       // The element list, over as many lines as nft wraps it into.
-      let body = line.slice('elements = {'.length);
+      // One line per few elements: the depth is kept line by line (joining first and counting
+      // again at every line would be quadratic in the set's size).
+      const parts = [line.slice('elements = {'.length)];
       const first = at.line;
-      while (!/\}$/.test(body) || braces(body) !== -1) {
+      let depth = 1 + braces(parts[0]!);
+      while (depth > 0) {
         i++;
         if (i >= lines.length) badLine(at.file, first, 'an element list is not closed (a truncated listing?)');
         at.line = i + 1;
-        body += ` ${clean(lines[i]!)}`;
+        const next = lines[i]!;
+        depth += braces(next);
+        parts.push(next);
       }
-      for (const e of splitElements(body.slice(0, body.lastIndexOf('}')), at.file, first)) elements.push(canonicalElement(e));
+      const last = parts[parts.length - 1]!;
+      if (depth !== 0 || !last.endsWith('}')) badLine(at.file, at.line, 'an element list does not end with its closing brace');
+      parts[parts.length - 1] = last.slice(0, -1);
+      if (parts.every(plainElements)) {
+        // Addresses, marks, verdicts: `a, b,` per line, split at the commas of each line.
+        for (const part of parts) {
+          const t = part.trim();
+          if (t === '') continue;
+          for (const e of (t.endsWith(',') ? t.slice(0, -1) : t).split(', ')) {
+            if (e === '' || e.trim() !== e) badLine(at.file, first, 'an empty element in an element list');
+            elements.push(canonicalElement(e));
+          }
+        }
+      } else for (const e of splitElements(parts.join(' '), at.file, first)) elements.push(canonicalElement(e));
       continue;
     }
     spec.push(canonicalSpec(line));
   }
   badLine(at.file, opened, `a ${kind} is not closed (a truncated listing?)`);
 }
+
+/** Whether a line of elements has no strings or brackets (the commas then separate elements). */
+const plainElements = (part: string): boolean => !/["{}()[\]]/.test(part);
 
 /** Elements at the commas outside strings and brackets, trimmed. */
 function splitElements(body: string, file: string, line: number): string[] {

@@ -1,5 +1,5 @@
 /**
- * `npm run bench` (tsx test/bench/run.ts [--quick] [--cloud-nft]): compile the generated models at growing
+ * `npm run bench` (tsx test/bench/run.ts [--quick] [--cloud-nft] [--delta] [--audit]): compile the generated models at growing
  * sizes and print one row per size and mode, against the I/O floor measured in the same run;
  * check the performance targets; write test/bench/results.md and test/bench/scaling.svg.
  * `--doubling` runs only the doubling probes and prints their verdict (writes nothing).
@@ -8,8 +8,9 @@
  * Not part of the test run; it takes two to four minutes on two cores.
  */
 import { spawnSync } from 'node:child_process';
+import { type AuditRow, auditSection } from './audit.js';
 import { type DeltaRow, deltaSection } from './delta.js';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -99,7 +100,16 @@ function buildLibrary(): void {
   // loaded as CommonJS, which tsx (the workers' loader) gets by transforming them, and the
   // transformed code is a third slower (every imported function becomes a property lookup).
   writeFileSync(join(LIB, 'package.json'), '{ "type": "module" }\n');
+  // The package's dependencies (`diff`, for the audit's chain diffs), as an installed package finds them.
+  if (!existsSync(join(WORK, 'node_modules'))) symlinkSync(join(ROOT, 'node_modules'), join(WORK, 'node_modules'));
   if (b.status !== 0) process.stderr.write(`tsc reported errors (the build is used anyway):\n${b.stdout.slice(0, 500)}\n`);
+}
+
+/** The drift-audit rows, measured in a fresh process (test/bench/audit.ts). */
+function auditRows(lib: string): AuditRow[] {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(HERE, 'audit.ts'), lib], { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 26, timeout: 600_000 });
+  if (r.status !== 0) throw new Error(`audit worker failed (${r.status ?? r.signal}): ${r.stderr.slice(0, 2000)}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as AuditRow[];
 }
 
 /** The incremental-update rows, measured in a fresh process (test/bench/delta.ts). */
@@ -413,6 +423,11 @@ function main(): void {
   const baselineRss = worker({ ...base, modelPath: probePath, options: {}, baseline: true }).peakRssMB;
   process.stderr.write(`nft backend: ${nft ? 'available' : `not available (${nftProbe.unavailable})`}\n`);
 
+  if (process.argv.includes('--audit')) {
+    console.log(auditSection(auditRows(join(LIB, 'index.js'))).join('\n'));
+    return;
+  }
+
   if (process.argv.includes('--delta')) {
     console.log(deltaSection(deltaRows(join(LIB, 'index.js'))).join('\n'));
     return;
@@ -465,6 +480,8 @@ function main(): void {
   const doubling = probes(base);
   const deltas = deltaSection(deltaRows(join(LIB, 'index.js')));
   console.log('\nIncremental updates (test/bench/delta.ts):\n' + deltas.join('\n'));
+  const audits = auditSection(auditRows(join(LIB, 'index.js')));
+  console.log('\nDrift audit (test/bench/audit.ts):\n' + audits.join('\n'));
   const table = rows.map(cells);
   const { verdicts, growth } = targets(rows, doubling);
   const agg = aggregationLines(rows);
@@ -528,6 +545,12 @@ function main(): void {
     'From a prepared old model (its host state computed once, as an agent keeps it); `diffPrepared(old, next)` with the next model prepared, then with `prepare(next)` of the whole JSON included, then with the change given as a JSON Patch (`old.patch(ops)` + the diff); every delta file counted (statements).',
     '',
     ...deltas,
+    '',
+    '## Drift audit',
+    '',
+    "`audit(model, dumps)` of a host against its own dump (the tools' layout, rendered from the compiled state: test/bench/audit-dumps.ts), alternating with a full compile of the same model; then with the model prepared once; then a drifted dump (1 % of the members gone, one port chain flushed) with its repair computed.",
+    '',
+    ...audits,
     '',
     '## Notes',
     '',
