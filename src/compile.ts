@@ -95,7 +95,7 @@ export function resolveOptions(model: { options: { driver?: FirewallDriver; remo
 }
 
 /** Compile a model: parse, plan, print. Throws ModelError for bad input. */
-export function compile<const O extends CompileOptions = {}>(input: unknown, options?: O): CompileResult<BackendOf<O>> {
+export function compile<const O extends CompileOptions = Record<never, never>>(input: unknown, options?: O): CompileResult<BackendOf<O>> {
   return prepare(input).compile(options);
 }
 
@@ -103,7 +103,7 @@ export function compile<const O extends CompileOptions = {}>(input: unknown, opt
 export interface PreparedModel {
   /** The whole cloud: every device of the input is one of its ports (whatever its host). */
   readonly cloud: Model;
-  compile<const O extends CompileOptions = {}>(options?: O): CompileResult<BackendOf<O>>;
+  compile<const O extends CompileOptions = Record<never, never>>(options?: O): CompileResult<BackendOf<O>>;
   /** The state a host holds once the full output is loaded: what deltas and audits compare. */
   state(options?: CompileOptions): HostState;
   /** The backend-neutral plan of a host (src/plan/ir.ts): what the printers print. */

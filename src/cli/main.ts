@@ -50,7 +50,7 @@ function usage(): string {
   ].join('\n');
 }
 
-function commandHelp(name: string, c: Command): string {
+function commandHelp(c: Command): string {
   const options = Object.keys(c.options).length > 0 ? `\nOptions:\n${optionsHelp(c.options)}\n` : '';
   return `Usage: sgnf ${c.usage}\n\n${c.description}\n${options}`;
 }
@@ -69,7 +69,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       const topic = name === 'help' ? args[0] : undefined;
       const entry = topic === undefined ? undefined : COMMANDS[topic];
       if (topic !== undefined && !entry) throw new UsageError(`unknown command ${quote(topic!)}`);
-      process.stdout.write(entry ? commandHelp(topic!, (await entry.load()).command) : usage());
+      process.stdout.write(entry ? commandHelp((await entry.load()).command) : usage());
       return 0;
     }
     if (name === '--version' || name === '-V') {
@@ -80,7 +80,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (!entry) throw new UsageError(`unknown command ${quote(name)}: name one of ${Object.keys(COMMANDS).join(', ')}`);
     const { command } = await entry.load();
     if (args.some((x) => HELP_FLAGS.has(x))) {
-      process.stdout.write(commandHelp(name, command));
+      process.stdout.write(commandHelp(command));
       return 0;
     }
     return await command.run(args);

@@ -185,7 +185,7 @@ function kind(fs: FileOps, path: string, follow: boolean): Kind {
 }
 
 /** Runs `create` on a fresh unpredictable name next to `final` until one does not exist yet. */
-function exclusive(fs: FileOps, final: string, what: 'tmp' | 'old', create: (path: string) => void): string {
+function exclusive(_fs: FileOps, final: string, what: 'tmp' | 'old', create: (path: string) => void): string {
   for (let attempt = 0; ; attempt++) {
     const path = join(dirname(final), `.sgnf-${randomHex()}.${what}`);
     try {
@@ -226,6 +226,6 @@ export function reason(e: unknown): string {
 
 /** A path for a message: as it is when plain, else quoted with every unusual character escaped. */
 export function quotePath(path: string): string {
-  if (/^[A-Za-z0-9._\/+@%,:=-]+$/.test(path)) return path;
+  if (/^[A-Za-z0-9._/+@%,:=-]+$/.test(path)) return path;
   return JSON.stringify(path).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

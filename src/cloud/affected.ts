@@ -115,7 +115,7 @@ class Side {
 
   /** Hosts with a filtered port in the group. */
   usersOf(id: string): ReadonlySet<string> {
-    let hosts = this.users.get(id);
+    const hosts = this.users.get(id);
     if (hosts) return hosts;
     const out = new Set<string>();
     for (const pid of this.state.portsOfGroup.get(id) ?? []) {

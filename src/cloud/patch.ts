@@ -28,7 +28,7 @@ import { parseDevice } from '../model/port.js';
 import type { Diagnostic, Port, SecurityGroup } from '../model/types.js';
 import type { Family } from '../net/ip.js';
 import { type AddressList, AddressListBuilder } from '../net/list.js';
-import { PMap, type PMapBuilder } from './pmap.js';
+import type { PMap, PMapBuilder } from './pmap.js';
 import {
   COLLECTIONS,
   type CloudState,

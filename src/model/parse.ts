@@ -10,7 +10,7 @@
  * unknown key is a warning (diagnostic); see fields.ts.
  */
 import type { Family } from '../net/ip.js';
-import { AddressList, AddressListBuilder } from '../net/list.js';
+import { type AddressList, AddressListBuilder } from '../net/list.js';
 import { compareStrings } from '../compare.js';
 import { parseAddressGroup, parseMemberIps } from './addresses.js';
 import { ModelError, child } from './errors.js';

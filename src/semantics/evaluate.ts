@@ -127,7 +127,7 @@ export const effectiveCt = conntrackState;
 type Step = Check | undefined;
 
 /** The check of traffic the port receives (§4.1). */
-export function evaluateIngress(model: Model, port: Port, packet: Packet, opts: { sender?: Port | undefined } = {}): Check {
+export function evaluateIngress(model: Model, port: Port, packet: Packet, _opts: { sender?: Port | undefined } = {}): Check {
   if (port.kind !== 'filtered') return unfiltered('ingress', port);
   const ct = effectiveCt(packet);
   const c = new Checker('ingress', port, packet);

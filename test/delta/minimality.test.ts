@@ -13,7 +13,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import fc from 'fast-check';
-import { compile, type CompileOptions, prepare } from '../../src/compile.js';
+import { type CompileOptions, prepare } from '../../src/compile.js';
 import { diff } from '../../src/delta/diff.js';
 import { nftObjectKey, objectKey } from '../../src/backends/shared/names.js';
 import { GROUP_IDS, PORT_IDS, modelJson, modelSpecArb } from '../support/arbitraries.js';

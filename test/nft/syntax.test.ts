@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { NFT_COMMENT_MAX, NFT_NAME_MAX } from '../../src/limits.js';
 import { parsePrefix, type Prefix } from '../../src/net/ip.js';
 import type { Match } from '../../src/plan/ir.js';
-import { NFT_SAFE_NAME, checkName, comment, ifname, ruleExprs } from '../../src/backends/nft/syntax.js';
+import { checkName, comment, ifname, ruleExprs } from '../../src/backends/nft/syntax.js';
 import { portIndices } from '../../src/backends/nft/layout.js';
 
 const pfx = (t: string): Prefix => {

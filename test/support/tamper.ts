@@ -8,7 +8,7 @@
 import fc from 'fast-check';
 import type { Family } from '../../src/net/ip.js';
 import { type IptablesHost, applyIpset, applyIptables } from './apply/host.js';
-import { BUILTIN_CHAINS, type TableName } from './verify/iptables.js';
+import type { TableName } from './verify/iptables.js';
 import { type NftState, nftApply } from './apply/nft.js';
 
 export interface TamperOp {
