@@ -84,7 +84,7 @@ function drift(dumps: Dumps, backend: 'iptables' | 'nft'): Dumps {
   const first = lines.findIndex((l) => l.startsWith('\tchain i4_'));
   const close = lines.indexOf('\t}', first);
   let k = 0;
-  const kept = lines.filter((l, i) => !(i > first && i < close) && (!/^\t\t\t     \S/.test(l) || k++ % 34 !== 0));
+  const kept = lines.filter((l, i) => !(i > first && i < close) && (!/^\t\t\t {5}\S/.test(l) || k++ % 34 !== 0));
   return { 'nft.ruleset': kept.join('\n') };
 }
 
