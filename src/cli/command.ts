@@ -4,6 +4,7 @@
  * COMMANDS in main.ts.
  */
 import type { OptionTable } from './args.js';
+import { readModelText } from './io.js';
 
 export interface Command {
   /** After `sgnf`: `compile [model.json | -] [options]`. */
@@ -34,3 +35,16 @@ export const FORMAT_OPTION = {
   default: 'text',
   describe: 'json: one JSON object on standard output (and bad input as a JSON object on standard error)',
 } as const;
+
+/** The `--jobs` option of --each-host. */
+export const JOBS_OPTION = {
+  type: 'number',
+  arg: 'N',
+  describe: 'with --each-host: threads to spread the hosts over (default: the number of CPUs); the output is the same for any N',
+} as const;
+
+/** A model file for --each-host: standard input is read here (worker threads cannot read it). */
+export function modelSource(file: string): { file: string; text?: string } {
+  if (file !== '-') return { file };
+  return { file, text: readModelText(file) };
+}

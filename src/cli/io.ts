@@ -8,19 +8,26 @@ import { printable } from '../net/ip.js';
 
 /** The model JSON of a file, or of standard input for `-`. A UTF-8 byte-order mark is skipped. */
 export function readModel(file: string): unknown {
-  const what = file === '-' ? 'standard input' : file;
-  let text: string;
+  return parseModelText(readModelText(file), file);
+}
+
+/** The text of a file, or of standard input for `-`. */
+export function readModelText(file: string): string {
   try {
-    text = readFileSync(file === '-' ? 0 : file, 'utf8');
+    return readFileSync(file === '-' ? 0 : file, 'utf8');
   } catch (e) {
-    throw new UsageError(`cannot read ${what}: ${(e as Error).message}`);
+    throw new UsageError(`cannot read ${file === '-' ? 'standard input' : file}: ${(e as Error).message}`);
   }
+}
+
+/** JSON of a text read from `file` (for messages). */
+export function parseModelText(text: string, file: string): unknown {
   // Some editors start UTF-8 files with a byte-order mark, which JSON.parse refuses.
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw new UsageError(`${what} is not valid JSON: ${(e as Error).message}`);
+    throw new UsageError(`${file === '-' ? 'standard input' : file} is not valid JSON: ${(e as Error).message}`);
   }
 }
 

@@ -3,8 +3,10 @@
  *
  *   sgnf compile [model.json|-] [-o DIR]     print or write the ruleset
  *   sgnf check --golden DIR [model.json|-]   compare with golden files (exit 1 + diff), --update
- *   sgnf diff OLD NEW [-o DIR]               the change script from OLD to NEW (--exit-code)
+ *   sgnf diff OLD NEW [-o DIR]               the change script from OLD to NEW (--exit-code; or --patch)
  *   sgnf audit [model.json|-] --live DIR     drift of a host from the model (exit 1), --repair -o DIR
+ *   sgnf affected OLD NEW | OLD --patch P    the hosts whose files the change alters
+ *   sgnf slice CLOUD --host H                the smallest model compiling host H as CLOUD does
  *   sgnf explain [model.json|-] --from P --to Q ...   would this packet pass, and why
  *   sgnf schema                              print the model's JSON Schema
  *
@@ -27,6 +29,8 @@ const COMMANDS: Readonly<Record<string, { readonly summary: string; readonly loa
   check: { summary: 'compile and compare with golden files; exit 1 with a unified diff when they differ', load: () => import('./commands/check.js') },
   diff: { summary: 'the change script from the OLD model to the NEW one', load: () => import('./commands/diff.js') },
   audit: { summary: "compare a host's live netfilter state with the model; --repair writes the fix", load: () => import('./commands/audit.js') },
+  affected: { summary: 'the hosts whose compiled files a change alters (NEW model or --patch)', load: () => import('./commands/affected.js') },
+  slice: { summary: 'the smallest model that compiles one host as the cloud-wide model does', load: () => import('./commands/slice.js') },
   explain: { summary: 'say whether a packet passes and which rule decides, from the model alone', load: () => import('./commands/explain.js') },
   schema: { summary: "print the model's JSON Schema", load: () => import('./commands/schema.js') },
 };

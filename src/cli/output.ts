@@ -51,18 +51,54 @@ const NAME_MAX = 255;
  * order given. Throws UsageError when `root` is not a directory, OutputError on any I/O failure.
  */
 export function writeAll(dir: string, files: readonly OutputFile[], fs: FileOps = nodeFs): string[] {
-  const root = normalize(dir).replace(/(.)\/+$/, '$1');
-  const targets = files.map((f) => ({ ...f, final: join(root, ...segments(f.path)) }));
+  const plan = planOutput(dir, files.map((f) => f.path), fs);
+  const staged: Staged[] = [];
+  try {
+    files.forEach((f, i) => staged.push(stageText(plan.finals[i]!, f.text, fs)));
+  } catch (e) {
+    abandonOutput(plan, staged, fs);
+    throw new OutputError(`cannot write ${quotePath(plan.finals[staged.length]!)}: ${reason(e)}; nothing was written`);
+  }
+  commitOutput(plan, staged, fs);
+  return [...plan.finals];
+}
+
+/**
+ * The same in steps, for output too large to hold (--each-host, src/cli/each-host.ts): plan
+ * (steps 1 and 2) once, stage each file when it is made (step 3, in any thread: only node:fs
+ * calls on paths of the plan), then commit (steps 4 and 5) or abandon.
+ */
+export interface OutputPlan {
+  readonly root: string;
+  /** Final path of each planned file, in the order given. */
+  readonly finals: readonly string[];
+  /** Directories made for this output (removed again if it is abandoned). */
+  readonly created: readonly string[];
+}
+
+/** A file written under a temporary name, to be renamed to `final`. */
+export interface Staged {
+  readonly final: string;
+  readonly tmp: string;
+}
+
+/** The output directory as the plan names it (so that other threads build the same final paths). */
+export const outputRoot = (dir: string): string => normalize(dir).replace(/(.)\/+$/, '$1');
+
+/** Steps 1 and 2 for files at these relative paths. Throws UsageError or OutputError (having made nothing). */
+export function planOutput(dir: string, paths: readonly string[], fs: FileOps = nodeFs): OutputPlan {
+  const root = outputRoot(dir);
+  const finals = paths.map((p) => join(root, ...segments(p)));
   const seen = new Set<string>();
-  for (const t of targets) {
-    if (seen.has(t.final)) throw new Error(`${t.path} is written twice`);
-    seen.add(t.final);
+  for (const f of finals) {
+    if (seen.has(f)) throw new Error(`${f} is written twice`);
+    seen.add(f);
   }
 
   // 1. Check everything that can be checked before touching anything.
   const rootKind = kind(fs, root, true);
   if (rootKind !== 'missing' && rootKind !== 'directory') throw new UsageError(`${quotePath(root)} is not a directory`);
-  const dirs = [...new Set(targets.map((t) => dirname(t.final)))];
+  const dirs = [...new Set(finals.map((f) => dirname(f)))];
   for (const d of dirs) {
     for (const sub of below(root, d)) {
       const k = kind(fs, sub, false);
@@ -70,19 +106,15 @@ export function writeAll(dir: string, files: readonly OutputFile[], fs: FileOps 
       if (k !== 'missing' && k !== 'directory') throw new OutputError(`cannot write into ${quotePath(sub)}: it is not a directory`);
     }
   }
-  for (const t of targets) {
-    const k = kind(fs, t.final, false);
-    if (k === 'directory' || k === 'other') throw new OutputError(`cannot replace ${quotePath(t.final)}: it is ${k === 'directory' ? 'a directory' : 'not a file'}`);
+  for (const f of finals) {
+    const k = kind(fs, f, false);
+    if (k === 'directory' || k === 'other') throw new OutputError(`cannot replace ${quotePath(f)}: it is ${k === 'directory' ? 'a directory' : 'not a file'}`);
   }
 
+  // 2. Directories, shallowest first; the output directory with its missing parents.
   const created: string[] = [];
-  const temporaries = new Set<string>();
-  /** Second names of the files being replaced; `keep`: the only copy left (a restore failed). */
-  const backups: { final: string; backup: string | undefined; keep: boolean }[] = [];
-  let step = 'create the directory';
   let current = root;
   try {
-    // 2. Directories, shallowest first; the output directory with its missing parents.
     if (rootKind === 'missing') {
       const first = fs.mkdirSync(root, { recursive: true });
       if (first !== undefined) created.push(...[first, ...below(first, root)]);
@@ -93,23 +125,48 @@ export function writeAll(dir: string, files: readonly OutputFile[], fs: FileOps 
       fs.mkdirSync(d);
       created.push(d);
     }
-    // 3. Temporaries.
-    step = 'write';
-    const staged = targets.map((t) => {
-      current = t.final;
-      const tmp = exclusive(fs, t.final, 'tmp', (path) => {
-        const fd = fs.openSync(path, 'wx', 0o644);
-        temporaries.add(path);
-        try {
-          writeText(fs, fd, t.text);
-        } finally {
-          fs.closeSync(fd);
-        }
-      });
-      return { ...t, tmp };
+  } catch (e) {
+    for (const d of [...created].reverse()) quietly(() => fs.rmdirSync(d));
+    if (e instanceof UsageError || e instanceof OutputError) throw e;
+    throw new OutputError(`cannot create the directory ${quotePath(current)}: ${reason(e)}; nothing was written`);
+  }
+  return { root, finals, created };
+}
+
+/** Step 3 for one file: a temporary next to `final`, created exclusively. Throws the node error. */
+export function stageText(final: string, text: string, fs: FileOps = nodeFs): Staged {
+  let opened: string | undefined;
+  try {
+    const tmp = exclusive(fs, final, 'tmp', (path) => {
+      const fd = fs.openSync(path, 'wx', 0o644);
+      opened = path;
+      try {
+        writeText(fs, fd, text);
+      } finally {
+        fs.closeSync(fd);
+      }
     });
+    return { final, tmp };
+  } catch (e) {
+    if (opened !== undefined) quietly(() => fs.unlinkSync(opened!));
+    throw e;
+  }
+}
+
+/** Remove what a plan and its staged files left: temporaries, then the directories it made. */
+export function abandonOutput(plan: OutputPlan, staged: readonly Staged[], fs: FileOps = nodeFs): void {
+  for (const s of staged) quietly(() => fs.unlinkSync(s.tmp));
+  for (const d of [...plan.created].reverse()) quietly(() => fs.rmdirSync(d));
+}
+
+/** Steps 4 and 5: the staged files into place, or (on any failure) everything as it was, and OutputError. */
+export function commitOutput(plan: OutputPlan, staged: readonly Staged[], fs: FileOps = nodeFs): void {
+  const temporaries = new Set(staged.map((s) => s.tmp));
+  /** Second names of the files being replaced; `keep`: the only copy left (a restore failed). */
+  const backups: { final: string; backup: string | undefined; keep: boolean }[] = [];
+  let current = plan.root;
+  try {
     // 4. Backups of what is replaced, then the renames.
-    step = 'replace';
     for (const t of staged) {
       current = t.final;
       const backup = kind(fs, t.final, false) === 'missing' ? undefined : exclusive(fs, t.final, 'old', (path) => fs.linkSync(t.final, path));
@@ -137,16 +194,13 @@ export function writeAll(dir: string, files: readonly OutputFile[], fs: FileOps 
       throw e;
     }
     for (const b of backups) if (b.backup !== undefined) quietly(() => fs.unlinkSync(b.backup!));
-    return targets.map((t) => t.final);
   } catch (e) {
     for (const tmp of temporaries) quietly(() => fs.unlinkSync(tmp));
     for (const b of backups) if (b.backup !== undefined && !b.keep) quietly(() => fs.unlinkSync(b.backup!));
-    for (const d of created.reverse()) quietly(() => fs.rmdirSync(d));
+    for (const d of [...plan.created].reverse()) quietly(() => fs.rmdirSync(d));
     if (e instanceof UsageError || e instanceof OutputError) throw e;
     const kept = backups.filter((b) => b.keep).map((b) => `${quotePath(b.final)} is at ${quotePath(b.backup!)}`);
-    throw new OutputError(
-      `cannot ${step} ${quotePath(current)}: ${reason(e)}; ${kept.length === 0 ? 'nothing was written' : `the previous ${kept.join(', ')}`}`,
-    );
+    throw new OutputError(`cannot replace ${quotePath(current)}: ${reason(e)}; ${kept.length === 0 ? 'nothing was written' : `the previous ${kept.join(', ')}`}`);
   }
 }
 

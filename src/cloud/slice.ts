@@ -94,11 +94,13 @@ export function sliceState(state: CloudState, host: string): Obj {
   // Members the host's own devices add to a used group need not be sent again.
   const local = new Map<string, Set<string>>();
   for (const p of ports) {
+    let own: readonly string[] | undefined;
     for (const g of p.groups) {
       if (!remoteGroups.has(g)) continue;
+      own ??= AddressList.of([...p.fixedIps, ...p.addressPairs.map((ap) => ap.prefix)]).entries();
       let s = local.get(g);
       if (!s) local.set(g, (s = new Set()));
-      for (const e of AddressList.of([...p.fixedIps, ...p.addressPairs.map((ap) => ap.prefix)]).entries()) s.add(e);
+      for (const e of own) s.add(e);
     }
   }
   const sg_member_ips: Obj = {};
@@ -110,7 +112,7 @@ export function sliceState(state: CloudState, host: string): Obj {
       if (!fams.has(f)) continue;
       const list = members.ofFamily(f).entries();
       const rest = mine ? list.filter((e) => !mine.has(e)) : list.slice();
-      if (rest.length > 0) entry[FAMILY_KEY[f]] = rest;
+      if (rest.length > 0) entry[FAMILY_KEY[f]] = rest as Json[];
     }
     // A referenced group must exist: in security_groups (used here) or in sg_member_ips.
     if (Object.keys(entry).length > 0 || security_groups[id] === undefined) sg_member_ips[id] = entry;

@@ -34,6 +34,8 @@ export class AddressList {
   private prefixCache: readonly Prefix[] | undefined;
   private entryCache: readonly string[] | undefined;
   private hostsOnlyCache: boolean | undefined;
+  /** The lists of each family, made once: printers and slices ask for them host after host. */
+  private familyCache: [AddressList | undefined, AddressList | undefined] | undefined;
 
   private constructor(
     /** Canonical text of each address (no length); '' where an IPv6 input spelled it otherwise. */
@@ -63,6 +65,12 @@ export class AddressList {
 
   /** The entries of one family, as a list of its own (no copying of the key columns). */
   ofFamily(family: Family): AddressList {
+    const cache = (this.familyCache ??= [undefined, undefined]);
+    const slot = family === 4 ? 0 : 1;
+    return (cache[slot] ??= this.familyList(family));
+  }
+
+  private familyList(family: Family): AddressList {
     const split = this.v6Start();
     const [from, to] = family === 4 ? [0, split] : [split, this.length];
     if (from === 0 && to === this.length) return this;

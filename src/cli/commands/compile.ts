@@ -1,8 +1,8 @@
 /** `sgnf compile`: print the ruleset files, or write them into a directory (per host with --each-host). */
 import { type CommandLine, UsageError, parseOptions } from '../args.js';
-import { type Command, EXIT_BAD_INPUT, FORMAT_OPTION, modelFile } from '../command.js';
+import { type Command, EXIT_BAD_INPUT, FORMAT_OPTION, JOBS_OPTION, modelFile, modelSource } from '../command.js';
 import { COMPILE_FLAGS, compileOptions } from '../compile-options.js';
-import { hostDirs, readModel, sections, warn } from '../io.js';
+import { readModel, sections, warn } from '../io.js';
 import { filesIn, writeAll } from '../output.js';
 import { prepare } from '../../compile.js';
 import { ModelError } from '../../model/errors.js';
@@ -10,7 +10,8 @@ import { ModelError } from '../../model/errors.js';
 const OPTIONS = {
   ...COMPILE_FLAGS,
   out: { type: 'string', short: 'o', arg: 'DIR', describe: 'write ipset.restore, iptables.v4, iptables.v6 (nft: ruleset.nft, sets.nft) into DIR' },
-  'each-host': { type: 'boolean', describe: 'compile every binding:host_id of the model into DIR/<host>/ (needs -o)' },
+  'each-host': { type: 'boolean', describe: 'compile every binding:host_id of the model into DIR/<host>/ (needs -o; nothing is written unless every host compiles)' },
+  jobs: JOBS_OPTION,
   format: FORMAT_OPTION,
 } as const;
 
@@ -21,12 +22,12 @@ export const command: Command = {
     'Apply the ipset script first, then iptables-restore and ip6tables-restore\n' +
     '(or, with --backend nft, `nft -f ruleset.nft`; later membership changes: `nft -f sets.nft`).',
   options: OPTIONS,
-  run(args) {
+  async run(args) {
     const line = parseOptions(OPTIONS, args, 1);
     if (line.values.format !== 'json') return compile(line);
     // Agents asked for JSON: bad input is a JSON object too (on standard error, as always).
     try {
-      return compile(line);
+      return await compile(line);
     } catch (e) {
       if (!(e instanceof ModelError) && !(e instanceof UsageError)) throw e;
       const error = e instanceof ModelError ? { error: 'invalid model', issues: e.issues } : { error: 'usage', message: e.message };
@@ -36,31 +37,22 @@ export const command: Command = {
   },
 };
 
-function compile({ values: a, positionals }: CommandLine<typeof OPTIONS>): number {
+async function compile({ values: a, positionals }: CommandLine<typeof OPTIONS>): Promise<number> {
   const json = a.format === 'json';
   const options = compileOptions(a);
   if (a['each-host']) {
     if (a.out === undefined) throw new UsageError('--each-host needs -o DIR');
     if (a.host !== undefined) throw new UsageError('--each-host and --host exclude each other');
-    const prepared = prepare(readModel(modelFile(positionals)));
-    // Compile everything before writing anything: no partial output on an error.
-    const results = hostDirs(prepared).map((host) => [host, prepared.compile({ ...options, host })] as const);
-    const diagnostics = results[0]?.[1].diagnostics ?? [];
+    const { eachHost, defaultJobs } = await import('../each-host.js');
+    const { results, diagnostics } = await eachHost({ kind: 'compile', model: modelSource(modelFile(positionals)), options }, a.out, a.jobs ?? defaultJobs());
     warn(diagnostics);
-    // One write for every host: all of them or none.
-    const paths = writeAll(a.out, results.flatMap(([host, result]) => filesIn(result.files, host)));
     if (json) {
-      let next = 0;
-      const hostsOut = Object.fromEntries(
-        results.map(([host, result]) => {
-          const n = Object.keys(result.files).length;
-          return [host, { written: paths.slice(next, (next += n)), stats: result.stats }];
-        }),
-      );
+      const hostsOut = Object.fromEntries(results.map((r) => [r.host, { written: r.files, stats: r.stats }]));
       process.stdout.write(`${JSON.stringify({ hosts: hostsOut, diagnostics })}\n`);
     }
     return 0;
   }
+  if (a.jobs !== undefined) throw new UsageError('--jobs goes with --each-host');
   const result = prepare(readModel(modelFile(positionals))).compile(options);
   warn(result.diagnostics);
   const { stats, diagnostics } = result;
