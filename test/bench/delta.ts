@@ -16,7 +16,6 @@
 import { pathToFileURL } from 'node:url';
 import { defaultGroup, realisticMix } from './generators.js';
 
-// biome-ignore lint/suspicious/noExplicitAny: the generated models are edited as free JSON
 type Obj = Record<string, any>;
 
 export interface DeltaRow {
