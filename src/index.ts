@@ -19,7 +19,7 @@ export { affected } from './cloud/affected.js';
 export type { Affected, AffectedOptions, HostChange } from './cloud/affected.js';
 export { slice } from './cloud/slice.js';
 export type { PatchOperation } from './cloud/patch.js';
-export { DRIFT_LABELS, audit, auditPrepared } from './audit/audit.js';
+export { audit, auditPrepared } from './audit/audit.js';
 export type { AuditResult } from './audit/audit.js';
 export type { Drift, DriftKind, Sample } from './audit/compare.js';
 export { DumpError, LIVE_FILES } from './audit/dumps.js';

@@ -57,7 +57,7 @@ export function auditPrepared(model: PreparedModel, dumps: LiveDumps, options: C
 }
 
 /** How each kind of drift is counted in the summary (singular, plural). */
-export const DRIFT_LABELS: Readonly<Record<DriftKind, readonly [string, string]>> = {
+const DRIFT_LABELS: Readonly<Record<DriftKind, readonly [string, string]>> = {
   'table-missing': ['table missing', 'tables missing'],
   'table-extra': ['extra table', 'extra tables'],
   'chain-missing': ['chain missing', 'chains missing'],

@@ -76,7 +76,7 @@ export interface Comparison {
 }
 
 /** Members or elements listed in a report, at most. */
-export const SAMPLE_SIZE = 5;
+const SAMPLE_SIZE = 5;
 /** A chain diff gives up past this many differing lines (the counts are still exact). */
 const DIFF_MAX_EDITS = 2000;
 

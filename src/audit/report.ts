@@ -11,7 +11,7 @@ function counted(s: Sample, what: string, how: string): string {
 }
 
 /** One drift as lines of text (a changed chain with its diff, indented). */
-export function formatDrift(d: Drift): string[] {
+function formatDrift(d: Drift): string[] {
   const head = `${d.object}: `;
   switch (d.kind) {
     case 'table-missing':
