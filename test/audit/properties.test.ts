@@ -24,7 +24,7 @@ import { MODES, RUNS } from '../support/property-runs.js';
 import { tamperIptables, tamperNft, tamperOpsArb } from '../support/tamper.js';
 
 const SEEDS = [20261212, undefined];
-const runs = Math.max(20, Math.ceil(RUNS / 4));
+const runs = Math.max(20, Math.ceil(RUNS / 6));
 
 type Files = Readonly<Record<string, string>>;
 
