@@ -36,7 +36,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { compile, prepare } from '../../src/compile.js';
+import { type Backend, compile, prepare } from '../../src/compile.js';
+import { DELTA_FILES, type DiffResult, diff } from '../../src/delta/diff.js';
 import { parseModel } from '../../src/model/parse.js';
 import type { FirewallDriver, Model, Port } from '../../src/model/types.js';
 import { type Family, containsAddress, formatAddress, parseAddress } from '../../src/net/ip.js';
@@ -70,6 +71,8 @@ export type CompiledFiles = Readonly<Record<string, string>>;
 
 export interface RulesetLoader {
   readonly name: string;
+  /** The compiler backend whose files this loader loads. */
+  readonly backend: Backend;
   /** The files to load (compiled for the topology's driver), or why this backend cannot be tested yet. */
   compile(model: unknown, driver: FirewallDriver): { readonly files: CompiledFiles } | { readonly skip: string };
   /** Load everything, as a user would (sets first). */
@@ -80,6 +83,10 @@ export interface RulesetLoader {
   rulesSnapshot(host: Netns): Promise<string>;
   /** The compiled files without their membership part (equal for models that differ in members only). */
   rulesOf(files: CompiledFiles): string;
+  /** Apply one file of DELTA_FILES[backend] (written at `path`) as the README says. */
+  applyDelta(host: Netns, file: string, path: string): Promise<void>;
+  /** Everything sgnf loaded into the kernel, normalised so that equal states give equal text. */
+  liveState(host: Netns): Promise<string>;
 }
 
 const stripCounters = (text: string): string =>
@@ -107,12 +114,37 @@ export function iptablesLoader(variant: 'nft' | 'legacy'): RulesetLoader {
       return `${stripCounters(v4)}\n${stripCounters(v6)}`;
     },
     rulesOf: (files) => `${files['iptables.v4']}\n${files['iptables.v6']}`,
+    backend: 'iptables',
+    async applyDelta(host, file, path) {
+      if (file === 'ipset.delta' || file === 'ipset.cleanup') await host.must(['ipset', 'restore', '-f', path]);
+      else if (file === 'iptables.v4.delta') await host.must([`iptables-${variant}-restore`, '--noflush'], { inputFile: path });
+      else if (file === 'iptables.v6.delta') await host.must([`ip6tables-${variant}-restore`, '--noflush'], { inputFile: path });
+      else if (file === 'conntrack.delta') await applyConntrackDelta(host, path);
+      else throw new Error(`no way to apply ${file}`);
+    },
+    async liveState(host) {
+      const [sets, v4, v6] = await Promise.all([
+        host.must(['ipset', 'save']),
+        host.must([`iptables-${variant}-save`]),
+        host.must([`ip6tables-${variant}-save`]),
+      ]);
+      return `# ipset\n${normaliseIpsetSave(sets)}# iptables\n${normaliseIptablesSave(v4)}# ip6tables\n${normaliseIptablesSave(v6)}`;
+    },
   };
 }
 
 /** Native nft: runs once compile(model, {backend: 'nft'}) produces ruleset.nft. */
 export const nftLoader: RulesetLoader = {
   name: 'nft',
+  backend: 'nft',
+  async applyDelta(host, file, path) {
+    if (file === 'conntrack.delta') await applyConntrackDelta(host, path);
+    else if (file.endsWith('.nft')) await host.must(['nft', '-f', path]);
+    else throw new Error(`no way to apply ${file}`);
+  },
+  async liveState(host) {
+    return normaliseNftJson(await host.must(['nft', '-j', 'list', 'ruleset']));
+  },
   compile(model, driver) {
     let files: CompiledFiles;
     try {
@@ -147,6 +179,103 @@ export const nftLoader: RulesetLoader = {
 
 export const LOADERS: readonly RulesetLoader[] = [iptablesLoader('nft'), iptablesLoader('legacy'), nftLoader];
 
+/**
+ * `xargs -r -L1 conntrack -D < conntrack.delta`, as the README says. A filter that matches
+ * nothing makes conntrack exit 1 (and xargs 123): not an error; anything else conntrack says is.
+ */
+async function applyConntrackDelta(host: Netns, path: string): Promise<void> {
+  const r = await host.run(['xargs', '-r', '-L1', 'conntrack', '-D'], { inputFile: path });
+  const complaints = r.stderr.split('\n').filter((l) => l.trim() !== '' && !/: \d+ flow entr(y|ies) ha(s|ve) been deleted\.$/.test(l));
+  if ((r.rc !== 0 && r.rc !== 123) || complaints.length > 0 || r.timedOut) {
+    throw new Error(`conntrack.delta: \`xargs -r -L1 conntrack -D\` exited ${r.rc}${r.timedOut ? ' (timed out)' : ''}: ${complaints.join(' | ')}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Live state, normalised: what two hosts hold is equal iff these texts are
+
+/**
+ * `ipset save`: sets by name, entries sorted; without `hashsize` (the kernel grows it by itself,
+ * a delta never re-creates a set for it) and `initval` (random at every create).
+ */
+export function normaliseIpsetSave(save: string): string {
+  const sets = new Map<string, { create: string; adds: string[] }>();
+  for (const line of save.split('\n')) {
+    const w = line.trim().split(/\s+/);
+    if (w[0] === 'create') {
+      const kept: string[] = [];
+      for (let i = 0; i < w.length; i++) {
+        if (w[i] === 'hashsize' || w[i] === 'initval') i++;
+        else kept.push(w[i]!);
+      }
+      sets.set(w[1]!, { create: kept.join(' '), adds: [] });
+    } else if (w[0] === 'add') sets.get(w[1]!)!.adds.push(w.join(' '));
+    else if (line.trim() !== '') throw new Error(`ipset save: unexpected line ${line}`);
+  }
+  return [...sets.keys()]
+    .sort()
+    .flatMap((n) => [sets.get(n)!.create, ...sets.get(n)!.adds.sort()])
+    .map((l) => `${l}\n`)
+    .join('');
+}
+
+/**
+ * `iptables-save` (either backend): every table, its built-in chains with their policies, its
+ * user chains sorted by name (the kernel lists them in creation order), each chain's rules in
+ * order; no counters, no comment lines.
+ */
+export function normaliseIptablesSave(save: string): string {
+  const tables = new Map<string, { chains: Map<string, string>; rules: Map<string, string[]> }>();
+  let cur: { chains: Map<string, string>; rules: Map<string, string[]> } | undefined;
+  for (const line of save.split('\n')) {
+    if (line.startsWith('*')) tables.set(line.slice(1), (cur = { chains: new Map(), rules: new Map() }));
+    else if (line.startsWith(':') && cur) {
+      const [name, policy] = line.slice(1).split(' ') as [string, string];
+      cur.chains.set(name, policy);
+    } else if (line.startsWith('-A ') && cur) {
+      const chain = line.split(' ')[1]!;
+      cur.rules.set(chain, [...(cur.rules.get(chain) ?? []), line]);
+    } else if (line !== 'COMMIT' && line.trim() !== '' && !line.startsWith('#')) throw new Error(`iptables-save: unexpected line ${line}`);
+  }
+  const out: string[] = [];
+  for (const name of [...tables.keys()].sort()) {
+    const t = tables.get(name)!;
+    const chains = [...t.chains].sort(([a, pa], [b, pb]) => Number(pa === '-') - Number(pb === '-') || (a < b ? -1 : a > b ? 1 : 0));
+    out.push(`*${name}`, ...chains.map(([c, p]) => `:${c} ${p}`), ...chains.flatMap(([c]) => t.rules.get(c) ?? []), 'COMMIT');
+  }
+  return out.map((l) => `${l}\n`).join('');
+}
+
+/**
+ * `nft -j list ruleset`: tables, sets, maps and chains sorted (nft lists them in creation
+ * order), without handles, set elements sorted, each chain's rules in order.
+ */
+export function normaliseNftJson(json: string): string {
+  const withoutHandles = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(withoutHandles);
+    if (v === null || typeof v !== 'object') return v;
+    return Object.fromEntries(Object.entries(v).filter(([k]) => k !== 'handle').map(([k, x]) => [k, withoutHandles(x)]));
+  };
+  const objects: string[] = [];
+  const rules = new Map<string, string[]>();
+  for (const item of (JSON.parse(json) as { nftables: Record<string, unknown>[] }).nftables) {
+    for (const [kind, raw] of Object.entries(item)) {
+      if (kind === 'metainfo') continue;
+      const body = withoutHandles(raw) as Record<string, unknown>;
+      if (kind === 'rule') {
+        const { family, table, chain, ...rest } = body;
+        const key = `${String(family)} ${String(table)} ${String(chain)}`;
+        rules.set(key, [...(rules.get(key) ?? []), JSON.stringify(rest)]);
+        continue;
+      }
+      if (Array.isArray(body['elem'])) body['elem'] = (body['elem'] as unknown[]).map((e) => JSON.stringify(e)).sort();
+      objects.push(`${kind} ${JSON.stringify(body)}`);
+    }
+  }
+  const chainRules = [...rules.keys()].sort().flatMap((k) => [`rules of ${k}:`, ...rules.get(k)!.map((r) => `  ${r}`)]);
+  return [...objects.sort(), ...chainRules].map((l) => `${l}\n`).join('');
+}
+
 // ---------------------------------------------------------------------------------------------
 // The agent: a tiny node program inside each namespace
 
@@ -156,6 +285,11 @@ export const LOADERS: readonly RulesetLoader[] = [iptablesLoader('nft'), iptable
  *   tcp {src, sport, dst, port, ms, token}   connect, send token, wait for its echo
  *   udp {src, sport, dst, port, ms, token, reuse}  send token, report whether the echo came back
  *   stream {src, sport, dst, port, count, every, grace}  numbered datagrams, count the echoes
+ *   tcpStream {src, sport, dst, port, count, every, grace, ms}  one TCP connection, numbered
+ *                                      lines, count the echoed ones
+ *   connOpen {src, sport, dst, port, ms}  open a TCP connection and keep it: {passed, conn}
+ *   connEcho {conn, token, ms}         send a line on it, report whether its echo came back
+ *   connClose {conn}
  * Events: {ev: 'rx', token} for every datagram a UDP server receives.
  */
 const AGENT_SOURCE = String.raw`
@@ -208,7 +342,53 @@ function stream(m) {
     }, m.every);
   });
 }
-const ops = { listen, tcp, udp, stream };
+function byLine(sock, onLine) {
+  let buf = '';
+  sock.on('data', (d) => { buf += d.toString(); let i; while ((i = buf.indexOf('\n')) >= 0) { onLine(buf.slice(0, i)); buf = buf.slice(i + 1); } });
+}
+function tcpStream(m) {
+  const seen = new Set(); let sent = 0, failed, done = false;
+  const s = net.connect({ host: m.dst, port: m.port, localAddress: m.src, localPort: m.sport });
+  const fin = () => { if (done) return; done = true; clearTimeout(t); s.destroy(); out({ id: m.id, ok: true, sent, received: seen.size, how: failed }); };
+  const t = setTimeout(() => { failed = failed || 'timeout'; fin(); }, m.ms);
+  s.on('error', (e) => { failed = e.code; fin(); });
+  byLine(s, (l) => seen.add(l));
+  s.on('connect', () => {
+    const tick = setInterval(() => {
+      if (done) return clearInterval(tick);
+      if (sent === m.count) { clearInterval(tick); setTimeout(fin, m.grace); return; }
+      s.write(m.token + ':' + sent++ + '\n');
+    }, m.every);
+  });
+}
+const conns = new Map(); let nextConn = 1;
+function connOpen(m) {
+  let done = false;
+  const s = net.connect({ host: m.dst, port: m.port, localAddress: m.src, localPort: m.sport });
+  const c = { s, waiters: new Map() };
+  const fin = (passed, how) => {
+    if (done) return; done = true; clearTimeout(t);
+    if (!passed) { s.destroy(); return out({ id: m.id, ok: true, passed, how }); }
+    const conn = nextConn++; conns.set(conn, c); out({ id: m.id, ok: true, passed, conn });
+  };
+  const t = setTimeout(() => fin(false, 'timeout'), m.ms);
+  s.on('error', (e) => fin(false, e.code));
+  byLine(s, (l) => c.waiters.get(l)?.());
+  s.on('connect', () => fin(true));
+}
+function connEcho(m) {
+  const c = conns.get(m.conn);
+  if (!c) return out({ id: m.id, ok: false, error: 'no connection ' + m.conn });
+  let done = false;
+  const fin = (passed) => { if (done) return; done = true; clearTimeout(t); c.waiters.delete(m.token); out({ id: m.id, ok: true, passed }); };
+  const t = setTimeout(() => fin(false), m.ms);
+  c.waiters.set(m.token, () => fin(true));
+  c.s.write(m.token + '\n');
+}
+function connClose(m) {
+  conns.get(m.conn)?.s.destroy(); conns.delete(m.conn); out({ id: m.id, ok: true });
+}
+const ops = { listen, tcp, udp, stream, tcpStream, connOpen, connEcho, connClose };
 readline.createInterface({ input: process.stdin }).on('line', (l) => {
   const m = JSON.parse(l);
   try { ops[m.op](m); } catch (e) { out({ id: m.id, ok: false, error: String(e) }); }
@@ -224,6 +404,7 @@ interface AgentReply {
   readonly how?: string;
   readonly sent?: number;
   readonly received?: number;
+  readonly conn?: number;
 }
 
 export class Agent {
@@ -477,6 +658,8 @@ export interface LabOptions {
   readonly loader: RulesetLoader;
   /** The topology to build, and the driver the model is compiled with (default linuxbridge). */
   readonly driver?: FirewallDriver;
+  /** Build each VM's MAC spoofer (default true; only the standard probes use them). */
+  readonly macSpoofers?: boolean;
 }
 
 export class Lab {
@@ -528,7 +711,7 @@ export class Lab {
       const built = await mapLimit(plans, 6, (p) => buildEndpoint(session, host, p, plans, plugOf(driver, p, bridges)));
       endpoints.push(...built);
       await mapLimit(
-        endpoints.filter((e) => e.port && (e.addrs[4].length > 0 || e.addrs[6].length > 0)),
+        endpoints.filter((e) => opts.macSpoofers !== false && e.port && (e.addrs[4].length > 0 || e.addrs[6].length > 0)),
         6,
         async (e) => (e.macSpoofer = await buildMacSpoofer(session, e, endpoints)),
       );
@@ -561,6 +744,22 @@ export class Lab {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+    this.model = parseModel(modelJson);
+    this.modelJson = modelJson;
+  }
+
+  /** The change script from the lab's model to `next`, for the lab's driver and backend. */
+  delta(next: unknown): DiffResult {
+    return diff(this.modelJson, next, { driver: this.driver, backend: this.loader.backend });
+  }
+
+  /** Apply delta files to the lab's host (see applyDeltaFiles); the model stays until setModel(). */
+  applyDelta(files: Readonly<Record<string, string>>, only?: readonly string[]): Promise<void> {
+    return applyDeltaFiles(this.loader, this.host, files, only);
+  }
+
+  /** From now on, probes are evaluated against this model. */
+  setModel(modelJson: unknown): void {
     this.model = parseModel(modelJson);
     this.modelJson = modelJson;
   }
@@ -611,6 +810,45 @@ export class Lab {
       return second;
     });
   }
+}
+
+/** Load a backend's full output into `host`, as a user would (see RulesetLoader.load). */
+export async function loadFiles(loader: RulesetLoader, host: Netns, files: CompiledFiles): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'sgnf-lab-full-'));
+  try {
+    writeFiles(dir, files);
+    await loader.load(host, dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Apply delta files in DELTA_FILES order as a user would (`only`: just these of them): each is
+ * written to disk and applied with the command the README gives.
+ */
+export async function applyDeltaFiles(loader: RulesetLoader, host: Netns, files: Readonly<Record<string, string>>, only?: readonly string[]): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'sgnf-lab-delta-'));
+  try {
+    for (const file of DELTA_FILES[loader.backend]) {
+      if (only !== undefined && !only.includes(file)) continue;
+      const text = files[file];
+      if (text === undefined) throw new Error(`the delta has no ${file}`);
+      writeFileSync(join(dir, file), text);
+      await loader.applyDelta(host, file, join(dir, file));
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** TCP segments a namespace has retransmitted so far (`RetransSegs` of /proc/net/snmp, per namespace). */
+export async function tcpRetransmits(ns: Netns): Promise<number> {
+  const lines = (await ns.must(['cat', '/proc/net/snmp'])).split('\n').filter((l) => l.startsWith('Tcp: '));
+  const [names, values] = lines.map((l) => l.split(/\s+/));
+  const i = names?.indexOf('RetransSegs') ?? -1;
+  if (i < 0 || values?.[i] === undefined) throw new Error(`no RetransSegs in /proc/net/snmp of ${ns.name}`);
+  return Number(values[i]);
 }
 
 function writeFiles(dir: string, files: CompiledFiles): void {
