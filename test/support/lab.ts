@@ -851,6 +851,22 @@ export async function tcpRetransmits(ns: Netns): Promise<number> {
   return Number(values[i]);
 }
 
+/**
+ * Bounded wait (`ms`) until the TCP connections of `ns` on local or peer port `port` have all
+ * their data acknowledged (Send-Q 0 in `ss`): nothing of theirs is in flight.
+ */
+export async function waitTcpIdle(ns: Netns, port: number, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const lines = (await ns.must(['ss', '-Htn', `( sport = :${port} or dport = :${port} )`])).split('\n').filter((l) => l.trim() !== '');
+    // Columns: State Recv-Q Send-Q Local Peer.
+    const sendQ = lines.map((l) => Number(l.trim().split(/\s+/)[2]));
+    if (lines.length > 0 && sendQ.every((q) => q === 0)) return;
+    if (Date.now() > deadline) throw new Error(`TCP on port ${port} in ${ns.name} not idle within ${ms} ms: ${lines.join(' | ')}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 function writeFiles(dir: string, files: CompiledFiles): void {
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
 }
