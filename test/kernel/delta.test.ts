@@ -39,10 +39,29 @@ const DRIVERS: readonly FirewallDriver[] = ['linuxbridge', 'hybrid'];
 // ---------------------------------------------------------------------------------------------
 // The model and its edits
 
-/** Model JSON, loosely typed: the edits reach into it freely. */
-type Json = Record<string, any>;
+interface RuleJson {
+  readonly direction: 'ingress' | 'egress';
+  readonly ethertype?: 'IPv4' | 'IPv6';
+  readonly protocol?: string;
+  readonly port_range_min?: number;
+  port_range_max?: number;
+  readonly remote_group_id?: string;
+}
+interface PortJson {
+  readonly device: string;
+  readonly mac_address: string;
+  readonly fixed_ips: readonly string[];
+  readonly security_groups: string[];
+  readonly network_id: string;
+  allowed_address_pairs?: { readonly ip_address: string }[];
+}
+interface ModelJson {
+  readonly security_groups: Record<string, { stateful?: boolean; rules: RuleJson[] }>;
+  readonly sg_member_ips: Record<string, { IPv4?: string[]; IPv6?: string[] }>;
+  readonly devices: Record<string, PortJson>;
+}
 
-const v4v6 = (rule: Json): Json[] => [
+const v4v6 = (rule: RuleJson): RuleJson[] => [
   { ...rule, ethertype: 'IPv4' },
   { ...rule, ethertype: 'IPv6' },
 ];
@@ -52,7 +71,7 @@ const v4v6 = (rule: Json): Json[] => [
  * group, whose members include 198.51.100.7 on another host), a port alone on net-c (so it can
  * turn stateless under linuxbridge), a group on no port yet, and a remote group with no member.
  */
-const BASE: Json = {
+const BASE: ModelJson = {
   security_groups: {
     'sg-web': {
       rules: [
@@ -83,31 +102,48 @@ const BASE: Json = {
   },
 };
 
-const edited = (model: Json, ...edits: ((m: Json) => void)[]): Json => {
+type Edit = (m: ModelJson) => void;
+const edited = (model: ModelJson, ...edits: Edit[]): ModelJson => {
   const m = structuredClone(model);
   for (const e of edits) e(m);
   return m;
 };
+const the = <T>(x: T | undefined, what: string): T => {
+  if (x === undefined) throw new Error(`the model has no ${what}`);
+  return x;
+};
+const group = (m: ModelJson, id: string) => the(m.security_groups[id], `group ${id}`);
+const port = (m: ModelJson, id: string) => the(m.devices[id], `port ${id}`);
+const appV4Members = (m: ModelJson): string[] => the(m.sg_member_ips['sg-app']?.IPv4, 'sg-app IPv4 members');
 
-const memberAdd = (m: Json): void => void m.sg_member_ips['sg-app'].IPv4.push('198.51.100.9');
-const memberRemove = (address: string) => (m: Json): void => {
-  m.sg_member_ips['sg-app'].IPv4 = m.sg_member_ips['sg-app'].IPv4.filter((a: string) => a !== address);
+const memberAdd: Edit = (m) => void appV4Members(m).push('198.51.100.9');
+const memberRemove =
+  (address: string): Edit =>
+  (m) => {
+    const list = appV4Members(m);
+    const at = list.indexOf(address);
+    if (at < 0) throw new Error(`${address} is not a member of sg-app`);
+    list.splice(at, 1);
+  };
+const ruleAdd: Edit = (m) => void group(m, 'sg-web').rules.push({ direction: 'ingress', ethertype: 'IPv4', protocol: 'udp', port_range_min: 53, port_range_max: 53 });
+const ruleRemove8000: Edit = (m) => {
+  const g = group(m, 'sg-app');
+  g.rules = g.rules.filter((r) => r.port_range_min !== 8000);
 };
-const ruleAdd = (m: Json): void => void m.security_groups['sg-web'].rules.push({ direction: 'ingress', ethertype: 'IPv4', protocol: 'udp', port_range_min: 53, port_range_max: 53 });
-const ruleRemove8000 = (m: Json): void => {
-  m.security_groups['sg-app'].rules = m.security_groups['sg-app'].rules.filter((r: Json) => r.port_range_min !== 8000);
-};
-const ruleChange = (m: Json): void => void (m.security_groups['sg-app'].rules.find((r: Json) => r.port_range_min === 5000).port_range_max = 5010);
-const groupToPort = (m: Json): void => void m.devices['port-web2'].security_groups.push('sg-extra');
-const portAdd = (m: Json): void => {
+const ruleChange: Edit = (m) => void (the(group(m, 'sg-app').rules.find((r) => r.port_range_min === 5000), 'tcp/5000 rule').port_range_max = 5010);
+const groupToPort: Edit = (m) => void port(m, 'port-web2').security_groups.push('sg-extra');
+const portAdd: Edit = (m) => {
   m.devices['port-web3'] = { device: 'tapweb3', mac_address: 'fa:16:3e:00:05:05', fixed_ips: ['192.0.2.14', '2001:db8:1::14'], security_groups: ['sg-web'], network_id: 'net-a' };
 };
-const portRemove = (m: Json): void => void delete m.devices['port-web2'];
-const pairAdd = (port: string) => (m: Json): void => void (m.devices[port].allowed_address_pairs = [{ ip_address: '203.0.113.16/28' }]);
-const stateless = (m: Json): void => void (m.security_groups['sg-solo'].stateful = false);
-const emptyToMembers = (m: Json): void => void (m.sg_member_ips['sg-empty'] = { IPv4: ['198.51.100.77'] });
+const portRemove: Edit = (m) => void delete m.devices['port-web2'];
+const pairAdd =
+  (id: string): Edit =>
+  (m) =>
+    void (port(m, id).allowed_address_pairs = [{ ip_address: '203.0.113.16/28' }]);
+const stateless: Edit = (m) => void (group(m, 'sg-solo').stateful = false);
+const emptyToMembers: Edit = (m) => void (m.sg_member_ips['sg-empty'] = { IPv4: ['198.51.100.77'] });
 
-const EDITS: readonly { readonly kind: string; readonly next: Json }[] = [
+const EDITS: readonly { readonly kind: string; readonly next: ModelJson }[] = [
   { kind: 'member add', next: edited(BASE, memberAdd) },
   { kind: 'member remove', next: edited(BASE, memberRemove('198.51.100.8')) },
   { kind: 'rule add', next: edited(BASE, ruleAdd) },
