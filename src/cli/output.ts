@@ -18,6 +18,7 @@
  *
  * A command writes once: `writeAll(dir, [...filesIn(filesOfHost1, 'host-1'), ...])`.
  */
+import { randomBytes } from 'node:crypto';
 import * as nodeFs from 'node:fs';
 import { dirname, join, normalize, sep } from 'node:path';
 import { getSystemErrorMap } from 'node:util';
@@ -252,7 +253,8 @@ function exclusive(_fs: FileOps, final: string, what: 'tmp' | 'old', create: (pa
 }
 
 /** 48 random bits in hex (Web Crypto: no module to load). */
-const randomHex = (): string => Array.from(globalThis.crypto.getRandomValues(new Uint8Array(6)), (b) => b.toString(16).padStart(2, '0')).join('');
+// node:crypto, which the compiler loads anyway: globalThis.crypto would set up WebCrypto at every start.
+const randomHex = (): string => randomBytes(6).toString('hex');
 
 function writeText(fs: FileOps, fd: number, text: string): void {
   const bytes = Buffer.from(text, 'utf8');

@@ -16,6 +16,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cloudWide, defaultGroup, hostName, portLists, realisticMix } from './generators.js';
 import type { Job, Measurement, Ratio } from './worker.js';
+import { startupRow, startupSection } from './startup.js';
 import { type Series, scalingSvg } from './svg.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -428,6 +429,11 @@ function main(): void {
     return;
   }
 
+  if (process.argv.includes('--startup')) {
+    console.log(startupSection(startupRow(ROOT)).join('\n'));
+    return;
+  }
+
   if (process.argv.includes('--delta')) {
     console.log(deltaSection(deltaRows(join(LIB, 'index.js'))).join('\n'));
     return;
@@ -521,6 +527,8 @@ function main(): void {
   ];
   writeFileSync(join(HERE, 'scaling.svg'), scalingSvg('Default group, P = 200 local ports', lines, times));
 
+  const startupLines = cli === undefined ? startupSection(startupRow(ROOT)) : [`not measured: ${cli}`];
+  console.log(['', ...startupLines].join('\n'));
   const md = [
     '# sgnf benchmark results',
     '',
@@ -539,6 +547,12 @@ function main(): void {
     '## CIDR aggregation (`aggregate: true`)',
     '',
     ...agg.map((a) => `- ${a}`),
+    '',
+    '## CLI start-up',
+    '',
+    'The README example end to end against an empty Node process, in pairs (test/bench/startup.ts).',
+    '',
+    ...startupLines,
     '',
     '## Incremental updates',
     '',
