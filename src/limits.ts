@@ -1,5 +1,6 @@
 /**
- * Kernel and tool limits that shape the output, each with the reason it exists.
+ * Kernel and tool limits that shape the output, each with the reason it exists (their sources:
+ * docs/netfilter.md §5).
  * Every name, comment and size the compiler emits is checked against these; nothing
  * is ever silently truncated.
  */

@@ -1,6 +1,6 @@
 /**
  * Interface names: the ones sgnf accepts, and the ones Neutron derives from ids
- * (neutron-semantics.md §2): Linux names hold 15 characters and Neutron keeps 14. Every stage
+ * (docs/semantics.md §2): Linux names hold 15 characters and Neutron keeps 14. Every stage
  * that checks or derives one of these names calls here.
  */
 import { IFNAME_MAX } from '../limits.js';

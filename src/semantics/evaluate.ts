@@ -1,7 +1,8 @@
 /**
  * The model evaluator: what sgnf promises to enforce, as a pure function of the normalised model
  * and one packet. It is the spec the compiled rulesets are checked against, so it is written
- * from the semantics document (neutron-semantics.md §3–§12) and sgnf's documented differences,
+ * from the semantics document (docs/semantics.md; its § numbers below) and sgnf's documented
+ * differences (docs/neutron-differences.md),
  * and deliberately imports nothing from the planner or the backends.
  *
  * A packet on a path crosses at most two checks (§3): the egress check of the local port that
@@ -29,7 +30,7 @@ export type BuiltinRule =
   | 'dhcpDiscover'
   /** Egress MLD report / DAD solicitation from :: to ff02::/16, before anti-spoofing (§4.3). */
   | 'mldDad'
-  /** Egress source (IP, MAC) matches none of the port's pairs (§5, preamble item 4). */
+  /** Egress source (IP, MAC) matches none of the port's pairs (§5; neutron-differences.md item 5). */
   | 'spoofed'
   /** Egress DHCP(v6) client request (§4.2, §4.3). */
   | 'dhcpClient'
@@ -39,7 +40,7 @@ export type BuiltinRule =
   | 'raDrop'
   /** Every other egress ICMPv6 (§4.3). */
   | 'icmpv6Accept'
-  /** Conntrack INVALID on a stateful port (§4.4). */
+  /** Conntrack INVALID on a stateful port (§6.1, §4.4). */
   | 'invalid'
   /** Nothing allowed it (§4.4: no implicit allow). */
   | 'fallback';
@@ -47,7 +48,7 @@ export type BuiltinRule =
 export type Cause =
   | { readonly kind: 'rule'; readonly rule: GroupRule }
   | { readonly kind: 'builtin'; readonly rule: BuiltinRule }
-  /** A port with port security off or a trusted port: not filtered at all (§9, preamble item 8). */
+  /** A port with port security off or a trusted port: not filtered at all (§8; neutron-differences.md item 14). */
   | { readonly kind: 'unfiltered' };
 
 /** The outcome of one port's check in one direction. */
@@ -203,7 +204,7 @@ class Checker {
     return { direction: this.direction, port: this.port, allowed: false, cause: { kind: 'builtin', rule }, reason: `${this.head()}: dropped: ${what}` };
   }
 
-  /** Stateless ports have no state rules at all (preamble item 7). */
+  /** Stateless ports have no state rules at all (§6.3; neutron-differences.md item 8). */
   stateAccept(ct: CtState): Step {
     if (!this.port.stateful || (ct !== 'ESTABLISHED' && ct !== 'RELATED')) return undefined;
     return this.allow('established', `conntrack ${ct} (part of a known connection)`);
@@ -273,7 +274,7 @@ function isDhcpReplyToPort(port: Port, p: Packet): boolean {
 }
 
 /**
- * Anti-spoofing (§5 with preamble items 3 and 4): the source (IP, MAC) must match one of the
+ * Anti-spoofing (§5; neutron-differences.md items 4 and 5): the source (IP, MAC) must match one of the
  * port's pairs: each address pair (a prefix covers all its addresses) with its MAC, each fixed
  * IP with the port MAC, for IPv6 the EUI-64 link-local of the port MAC and of every IPv6
  * address pair's MAC; a port with no fixed IPs at all may send any source from its MAC.
@@ -298,7 +299,7 @@ function allowedSources(port: Port, family: Family): { readonly prefix: Prefix |
 const sameMac = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase();
 
 // ---------------------------------------------------------------------------------------------
-// Group rules (§10, preamble items 1, 2, 6, 10)
+// Group rules (§9; neutron-differences.md items 1, 2, 11, 16)
 
 /** Does one group rule allow this packet in this direction? */
 export function ruleMatches(model: Model, rule: GroupRule, direction: Direction, p: Packet): boolean {
@@ -309,7 +310,7 @@ export function ruleMatches(model: Model, rule: GroupRule, direction: Direction,
     if (p.icmpType !== rule.icmp.type) return false;
     if (rule.icmp.code !== undefined && p.icmpCode !== rule.icmp.code) return false;
   }
-  // The remote is the source of what comes in and the destination of what goes out (§10.1).
+  // The remote is the source of what comes in and the destination of what goes out (§9.1).
   return remoteMatches(model, rule.remote, p.family, direction === 'ingress' ? p.src : p.dst);
 }
 
@@ -326,7 +327,7 @@ function remoteMatches(model: Model, remote: Remote, family: Family, addr: bigin
   }
 }
 
-/** Members of the packet's family; a /0 member contains every address (preamble item 6). */
+/** Members of the packet's family; a /0 member contains every address (neutron-differences.md item 16). */
 const inSet = (members: AddressList | undefined, family: Family, addr: bigint): boolean =>
   members !== undefined && members.prefixes().some((m) => containsAddress(m, family, addr));
 

@@ -1,7 +1,7 @@
 /**
  * The model evaluator against the documented semantics. Every expected verdict and cause below
- * was written from neutron-semantics.md (§ cited) and the preamble's list of sgnf differences
- * ("item N"), not from running the evaluator.
+ * was written from docs/semantics.md (§ cited) and docs/neutron-differences.md ("item N"), not
+ * from running the evaluator.
  *
  * A case names the checks the packet passes, in order, as `group#ruleIndex` (a group rule),
  * a built-in rule name (see BuiltinRule) or `unfiltered`.
@@ -42,7 +42,7 @@ function run(model: Model, cases: readonly Case[]): void {
 }
 
 // ---------------------------------------------------------------------------------------------
-// §15: the worked example (default group + ssh group, three IPv4-only ports)
+// The worked example of Neutron's documentation (default group + ssh group, three IPv4-only ports)
 
 const golden = parseModel(JSON.parse(readFileSync(new URL('../../golden/default-group-3-ports/model.json', import.meta.url), 'utf8')));
 const A = 'aaaaaaaa-1111-4111-8111-000000000001';
@@ -51,18 +51,18 @@ const DEF = '11111111-aaaa-4aaa-8aaa-000000000001';
 const SSH = '22222222-bbbb-4bbb-8bbb-000000000002';
 const LL_A = 'fe80::f816:3eff:fe00:1'; // EUI-64 of fa:16:3e:00:00:01
 
-describe('§15 worked example', () => {
+describe('worked example', () => {
   run(golden, [
     // §3: o<A> then i<B>; default egress rule #0, then ingress from members of default (#2).
     { name: 'A -> B tcp 80: default egress, then ingress from own group', from: A, to: B, pkt: { dst: '10.0.0.12', dstPort: 80 }, verdict: 'ACCEPT', checks: [`${DEF}#0`, `${DEF}#2`] },
-    { name: 'A -> A hairpin: own fixed IP is a member (item 5)', from: A, to: A, pkt: { dst: '10.0.0.11', dstPort: 80 }, verdict: 'ACCEPT', checks: [`${DEF}#0`, `${DEF}#2`] },
+    { name: 'A -> A hairpin: own fixed IP is a member (item 6)', from: A, to: A, pkt: { dst: '10.0.0.11', dstPort: 80 }, verdict: 'ACCEPT', checks: [`${DEF}#0`, `${DEF}#2`] },
     { name: 'outside -> B ssh: ssh group (groups are ORed)', to: B, pkt: { src: '192.0.2.1', dst: '10.0.0.12', dstPort: 22 }, verdict: 'ACCEPT', checks: [`${SSH}#0`] },
     { name: 'outside -> B tcp 80: no rule, fallback drop (§4.4)', to: B, pkt: { src: '192.0.2.1', dst: '10.0.0.12', dstPort: 80 }, verdict: 'DROP', checks: ['fallback'] },
     { name: 'outside -> B udp 22: ssh rule is tcp only', to: B, pkt: { src: '192.0.2.1', dst: '10.0.0.12', protocol: 'udp', dstPort: 22 }, verdict: 'DROP', checks: ['fallback'] },
     // §6.1: replies to the VM's own connections.
     { name: 'established reply to A', to: A, pkt: { src: '192.0.2.1', dst: '10.0.0.11', srcPort: 80, dstPort: 40000, ct: 'ESTABLISHED' }, verdict: 'ACCEPT', checks: ['established'] },
     { name: 'related ICMP to A', to: A, pkt: { src: '192.0.2.1', dst: '10.0.0.11', protocol: 'icmp', icmpType: 3, icmpCode: 4, ct: 'RELATED' }, verdict: 'ACCEPT', checks: ['established'] },
-    { name: 'INVALID to A on port 80: dropped (§4.1 step 4)', to: A, pkt: { src: '192.0.2.1', dst: '10.0.0.11', dstPort: 80, ct: 'INVALID' }, verdict: 'DROP', checks: ['invalid'] },
+    { name: 'INVALID to A on port 80: dropped (§4.1 step 6)', to: A, pkt: { src: '192.0.2.1', dst: '10.0.0.11', dstPort: 80, ct: 'INVALID' }, verdict: 'DROP', checks: ['invalid'] },
     // Group rules come before the INVALID drop (§4.1): an INVALID ssh packet matches the ssh rule.
     { name: 'INVALID ssh packet to A: group rule first', to: A, pkt: { src: '192.0.2.1', dst: '10.0.0.11', dstPort: 22, ct: 'INVALID' }, verdict: 'ACCEPT', checks: [`${SSH}#0`] },
     { name: 'INVALID from A: egress any rule comes first (§4.2)', from: A, pkt: { dst: '192.0.2.1', dstPort: 80, ct: 'INVALID' }, verdict: 'ACCEPT', checks: [`${DEF}#0`] },
@@ -71,7 +71,7 @@ describe('§15 worked example', () => {
     { name: 'A spoofs its IP', from: A, pkt: { src: '10.0.0.12', dst: '192.0.2.1', dstPort: 80 }, verdict: 'DROP', checks: ['spoofed'] },
     { name: 'spoofed before established (§4.2 order)', from: A, pkt: { src: '10.0.0.99', dst: '192.0.2.1', srcPort: 22, dstPort: 40000, ct: 'ESTABLISHED' }, verdict: 'DROP', checks: ['spoofed'] },
     { name: 'MAC compared case-insensitively', from: A, pkt: { src: '10.0.0.11', srcMac: 'FA:16:3E:00:00:01', dst: '192.0.2.1', dstPort: 80 }, verdict: 'ACCEPT', checks: [`${DEF}#0`] },
-    // Item 4: IPv4-only ports are IPv6 anti-spoofed too (Neutron: §16 #5), link-local allowed.
+    // Item 5: IPv4-only ports are IPv6 anti-spoofed too (Neutron had none), link-local allowed.
     { name: 'A sends IPv6 from its EUI-64 link-local', from: A, pkt: { src: LL_A, dst: 'fe80::1', dstPort: 80 }, verdict: 'ACCEPT', checks: [`${DEF}#1`] },
     { name: 'A sends IPv6 from a global address it does not own', from: A, pkt: { src: '2001:db8::5', dst: '2001:db8::1', dstPort: 80 }, verdict: 'DROP', checks: ['spoofed'] },
     // §4.2, §7: DHCPv4.
@@ -87,7 +87,7 @@ describe('§15 worked example', () => {
     { name: 'neighbour solicitation to A', to: A, pkt: { src: 'fe80::1', dst: 'ff02::1:ff00:1', protocol: 'ipv6-icmp', icmpType: 135 }, verdict: 'ACCEPT', checks: ['ndAccept'] },
     { name: 'neighbour advertisement to A', to: A, pkt: { src: 'fe80::1', dst: LL_A, protocol: 'ipv6-icmp', icmpType: 136 }, verdict: 'ACCEPT', checks: ['ndAccept'] },
     { name: 'MLD query to A', to: A, pkt: { src: 'fe80::1', dst: 'ff02::1', protocol: 'ipv6-icmp', icmpType: 130 }, verdict: 'ACCEPT', checks: ['ndAccept'] },
-    { name: 'RA to IPv4-only A: no RA accept, no IPv6 members (item 10)', to: A, pkt: { src: 'fe80::1', dst: 'ff02::1', protocol: 'ipv6-icmp', icmpType: 134 }, verdict: 'DROP', checks: ['fallback'] },
+    { name: 'RA to IPv4-only A: no RA accept, no IPv6 members (item 11)', to: A, pkt: { src: 'fe80::1', dst: 'ff02::1', protocol: 'ipv6-icmp', icmpType: 134 }, verdict: 'DROP', checks: ['fallback'] },
     { name: 'IPv6 echo to A: default IPv6 ingress needs IPv6 members (none)', to: A, pkt: { src: '2001:db8::9', dst: LL_A, protocol: 'ipv6-icmp', icmpType: 128 }, verdict: 'DROP', checks: ['fallback'] },
     // §4.3, §7: ICMPv6 out.
     { name: 'A: DAD solicitation from ::', from: A, pkt: { src: '::', dst: 'ff02::1:ff00:1', protocol: 'ipv6-icmp', icmpType: 135 }, verdict: 'ACCEPT', checks: ['mldDad'] },
@@ -98,7 +98,7 @@ describe('§15 worked example', () => {
     { name: 'A sends a router advertisement', from: A, pkt: { src: LL_A, dst: 'ff02::1', protocol: 'ipv6-icmp', icmpType: 134 }, verdict: 'DROP', checks: ['raDrop'] },
     { name: 'A sends a neighbour solicitation', from: A, pkt: { src: LL_A, dst: 'ff02::1:ff00:2', protocol: 'ipv6-icmp', icmpType: 135 }, verdict: 'ACCEPT', checks: ['icmpv6Accept'] },
     { name: 'A -> B NA: egress ICMPv6 accept, ingress ND accept', from: A, to: B, pkt: { src: LL_A, dst: 'fe80::f816:3eff:fe00:2', protocol: 'ipv6-icmp', icmpType: 136 }, verdict: 'ACCEPT', checks: ['icmpv6Accept', 'ndAccept'] },
-    // Item 11: traffic to the host itself is checked by the sender's egress only.
+    // Item 13: traffic to the host itself is checked by the sender's egress only.
     { name: 'A -> host', from: A, to: 'host', pkt: { dst: '10.0.0.1', dstPort: 9696 }, verdict: 'ACCEPT', checks: [`${DEF}#0`] },
     { name: 'A -> host spoofed', from: A, to: 'host', pkt: { src: '10.0.0.50', dst: '10.0.0.1', dstPort: 9696 }, verdict: 'DROP', checks: ['spoofed'] },
     { name: 'outside -> host: no local port on the path', to: 'host', pkt: { src: '192.0.2.1', dst: '10.0.0.1', dstPort: 22 }, verdict: 'ACCEPT', checks: [] },
@@ -106,7 +106,7 @@ describe('§15 worked example', () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// Every rule field (§10, items 1-3, 6, 10)
+// Every rule field (§9; items 1, 2, 4, 11, 16)
 
 const fieldsModel = parseModel({
   security_groups: {
@@ -168,7 +168,7 @@ describe('rule fields', () => {
     { name: 'sctp by number 132, port 9000', to: 'p', pkt: tcpIn('192.0.2.5', 9000, 'sctp'), verdict: 'ACCEPT', checks: ['f#5'] },
     { name: 'sctp 9001', to: 'p', pkt: tcpIn('192.0.2.5', 9001, 'sctp'), verdict: 'DROP', checks: ['fallback'] },
     { name: 'ipip means protocol 4 (item 2)', to: 'p', pkt: { src: '192.0.2.5', dst: '10.0.0.1', protocol: 4 }, verdict: 'ACCEPT', checks: ['f#6'] },
-    { name: 'protocol 94 is not ipip (item 2, §16 #2)', to: 'p', pkt: { src: '192.0.2.5', dst: '10.0.0.1', protocol: 94 }, verdict: 'DROP', checks: ['fallback'] },
+    { name: 'protocol 94 is not ipip (item 2)', to: 'p', pkt: { src: '192.0.2.5', dst: '10.0.0.1', protocol: 94 }, verdict: 'DROP', checks: ['fallback'] },
     { name: 'hopopt means any protocol (item 2): protocol 200 from the host prefix', to: 'p', pkt: { src: '203.0.113.7', dst: '10.0.0.1', protocol: 200 }, verdict: 'ACCEPT', checks: ['f#7'] },
     { name: 'hopopt rule: any protocol, but only from 203.0.113.7', to: 'p', pkt: { src: '203.0.113.8', dst: '10.0.0.1', protocol: 200 }, verdict: 'DROP', checks: ['fallback'] },
     { name: 'remote group: host member', to: 'p', pkt: tcpIn('192.0.2.10', 80), verdict: 'ACCEPT', checks: ['f#8'] },
@@ -176,16 +176,16 @@ describe('rule fields', () => {
     { name: 'remote group: non-member', to: 'p', pkt: tcpIn('192.0.2.11', 80), verdict: 'DROP', checks: ['fallback'] },
     { name: 'remote group: IPv6 member does not satisfy an IPv4 rule', to: 'p', pkt: tcpIn('2001:db8:2::10', 80), verdict: 'DROP', checks: ['fallback'] },
     { name: 'address group honoured (item 1): member', to: 'p', pkt: tcpIn('192.0.2.203', 443), verdict: 'ACCEPT', checks: ['f#9'] },
-    { name: 'address group: just outside the /30 (item 1, §16 #1)', to: 'p', pkt: tcpIn('192.0.2.204', 443), verdict: 'DROP', checks: ['fallback'] },
+    { name: 'address group: just outside the /30 (item 1)', to: 'p', pkt: tcpIn('192.0.2.204', 443), verdict: 'DROP', checks: ['fallback'] },
     { name: 'address group, IPv6 rule and prefix', to: 'p', pkt: tcpIn('2001:db8:3::abc', 443), verdict: 'ACCEPT', checks: ['f#10'] },
     { name: 'address group, IPv6 non-member', to: 'p', pkt: tcpIn('2001:db8:4::1', 443), verdict: 'DROP', checks: ['fallback'] },
-    { name: 'prefix with host bits means its network (item 3)', to: 'p', pkt: tcpIn('192.0.2.64', 53, 'udp'), verdict: 'ACCEPT', checks: ['f#11'] },
+    { name: 'prefix with host bits means its network (item 4)', to: 'p', pkt: tcpIn('192.0.2.64', 53, 'udp'), verdict: 'ACCEPT', checks: ['f#11'] },
     { name: 'prefix with host bits: outside the /28', to: 'p', pkt: tcpIn('192.0.2.80', 53, 'udp'), verdict: 'DROP', checks: ['fallback'] },
     { name: 'IPv6 prefix', to: 'p', pkt: tcpIn('2001:db8:1:ff::1', 8080), verdict: 'ACCEPT', checks: ['f#12'] },
     { name: 'IPv6 prefix: outside', to: 'p', pkt: tcpIn('2001:db8:2::1', 8080), verdict: 'DROP', checks: ['fallback'] },
-    { name: 'group without members matches nothing (item 10)', to: 'p', pkt: { src: '192.0.2.5', dst: '10.0.0.1', protocol: 'gre' }, verdict: 'DROP', checks: ['fallback'] },
+    { name: 'group without members matches nothing (item 11)', to: 'p', pkt: { src: '192.0.2.5', dst: '10.0.0.1', protocol: 'gre' }, verdict: 'DROP', checks: ['fallback'] },
     { name: '1-65535 means any port (§1.1)', to: 'p', pkt: tcpIn('192.0.2.99', 1), verdict: 'ACCEPT', checks: ['f#17'] },
-    { name: '/0 member means any address (item 6)', to: 'p', pkt: tcpIn('203.0.113.200', 7000, 'udp'), verdict: 'ACCEPT', checks: ['f#18'] },
+    { name: '/0 member means any address (item 16)', to: 'p', pkt: tcpIn('203.0.113.200', 7000, 'udp'), verdict: 'ACCEPT', checks: ['f#18'] },
     { name: 'egress to a host prefix', from: 'p', pkt: { dst: '192.0.2.25', dstPort: 25 }, verdict: 'ACCEPT', checks: ['f#14'] },
     { name: 'egress prefix is the destination: other host dropped', from: 'p', pkt: { dst: '192.0.2.26', dstPort: 25 }, verdict: 'DROP', checks: ['fallback'] },
     { name: 'egress prefix is not the source', from: 'p', pkt: { src: '10.0.0.1', dst: '198.51.100.1', dstPort: 25 }, verdict: 'DROP', checks: ['fallback'] },
@@ -194,7 +194,7 @@ describe('rule fields', () => {
     { name: 'egress remote group: non-member destination', from: 'p', pkt: { dst: '10.9.9.9', dstPort: 3306 }, verdict: 'DROP', checks: ['fallback'] },
     { name: 'no implicit egress allow (§4.4)', from: 'p', pkt: { dst: '192.0.2.25', dstPort: 22 }, verdict: 'DROP', checks: ['fallback'] },
     { name: 'stateful egress: reply to inbound ssh', from: 'p', pkt: { dst: '198.51.100.5', srcPort: 22, dstPort: 33333, ct: 'ESTABLISHED' }, verdict: 'ACCEPT', checks: ['established'] },
-    { name: 'to the host: egress decides (item 11)', from: 'p', to: 'host', pkt: { dst: '10.0.0.254', dstPort: 22 }, verdict: 'DROP', checks: ['fallback'] },
+    { name: 'to the host: egress decides (item 13)', from: 'p', to: 'host', pkt: { dst: '10.0.0.254', dstPort: 22 }, verdict: 'DROP', checks: ['fallback'] },
   ]);
 
   it('reads rules back in words', () => {
@@ -218,7 +218,7 @@ describe('rule fields', () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// Allowed address pairs and anti-spoofing (§5, items 3-5)
+// Allowed address pairs and anti-spoofing (§5; items 4-6)
 
 const pairsModel = parseModel({
   security_groups: {
@@ -253,29 +253,29 @@ describe('address pairs and anti-spoofing', () => {
     { name: 'pair IP with another MAC', from: 'q', pkt: out('10.1.0.100', 'fa:16:3e:00:00:21'), verdict: 'DROP', checks: ['spoofed'] },
     { name: 'pair prefix covers its addresses, with its own MAC', from: 'q', pkt: out('10.1.1.77', 'fa:16:3e:00:00:21'), verdict: 'ACCEPT', checks: ['all#0'] },
     { name: 'pair prefix with the port MAC instead of its own', from: 'q', pkt: out('10.1.1.77', 'fa:16:3e:00:00:20'), verdict: 'DROP', checks: ['spoofed'] },
-    { name: 'pair with host bits covers the whole network (item 3)', from: 'q', pkt: out('10.2.255.1', 'fa:16:3e:00:00:23'), verdict: 'ACCEPT', checks: ['all#0'] },
+    { name: 'pair with host bits covers the whole network (item 4)', from: 'q', pkt: out('10.2.255.1', 'fa:16:3e:00:00:23'), verdict: 'ACCEPT', checks: ['all#0'] },
     { name: 'address in no pair', from: 'q', pkt: out('10.3.0.1', 'fa:16:3e:00:00:20'), verdict: 'DROP', checks: ['spoofed'] },
     { name: 'IPv6 pair prefix with its MAC', from: 'q', pkt: out('2001:db8:9::1234', 'fa:16:3e:00:00:22'), verdict: 'ACCEPT', checks: ['all#1'] },
     { name: 'IPv6 pair prefix with the port MAC', from: 'q', pkt: out('2001:db8:9::1234', 'fa:16:3e:00:00:20'), verdict: 'DROP', checks: ['spoofed'] },
-    { name: 'link-local of the port MAC (item 4)', from: 'q', pkt: out('fe80::f816:3eff:fe00:20', 'fa:16:3e:00:00:20'), verdict: 'ACCEPT', checks: ['all#1'] },
-    { name: 'link-local of an IPv6 pair MAC (item 4)', from: 'q', pkt: out('fe80::f816:3eff:fe00:22', 'fa:16:3e:00:00:22'), verdict: 'ACCEPT', checks: ['all#1'] },
-    { name: 'no link-local for an IPv4 pair MAC (item 4)', from: 'q', pkt: out('fe80::f816:3eff:fe00:21', 'fa:16:3e:00:00:21'), verdict: 'DROP', checks: ['spoofed'] },
+    { name: 'link-local of the port MAC (item 5)', from: 'q', pkt: out('fe80::f816:3eff:fe00:20', 'fa:16:3e:00:00:20'), verdict: 'ACCEPT', checks: ['all#1'] },
+    { name: 'link-local of an IPv6 pair MAC (item 5)', from: 'q', pkt: out('fe80::f816:3eff:fe00:22', 'fa:16:3e:00:00:22'), verdict: 'ACCEPT', checks: ['all#1'] },
+    { name: 'no link-local for an IPv4 pair MAC (item 5)', from: 'q', pkt: out('fe80::f816:3eff:fe00:21', 'fa:16:3e:00:00:21'), verdict: 'DROP', checks: ['spoofed'] },
     { name: 'port link-local sent with a pair MAC', from: 'q', pkt: out('fe80::f816:3eff:fe00:20', 'fa:16:3e:00:00:22'), verdict: 'DROP', checks: ['spoofed'] },
     { name: 'IPv6 global address of no pair', from: 'q', pkt: out('2001:db8::1', 'fa:16:3e:00:00:20'), verdict: 'DROP', checks: ['spoofed'] },
     { name: 'no fixed IPs: any IPv4 source from the port MAC (§5)', from: 'n', pkt: out('203.0.113.9', 'fa:16:3e:00:00:30'), verdict: 'ACCEPT', checks: ['all#0'] },
-    { name: 'no fixed IPs: any IPv6 source from the port MAC (item 4)', from: 'n', pkt: out('2001:db8:77::1', 'fa:16:3e:00:00:30'), verdict: 'ACCEPT', checks: ['all#1'] },
+    { name: 'no fixed IPs: any IPv6 source from the port MAC (item 5)', from: 'n', pkt: out('2001:db8:77::1', 'fa:16:3e:00:00:30'), verdict: 'ACCEPT', checks: ['all#1'] },
     { name: 'no fixed IPs: another MAC', from: 'n', pkt: out('203.0.113.9', 'fa:16:3e:00:00:31'), verdict: 'DROP', checks: ['spoofed'] },
     // Pairs are members of the port's groups (§1.2); self-reference reaches them.
     { name: 'self-referencing group: from a pair prefix of a member', to: 'q', pkt: { src: '10.1.1.9', dst: '10.1.0.5', dstPort: 5432 }, verdict: 'ACCEPT', checks: ['all#2'] },
     { name: 'self-referencing group: from a member on another host', to: 'q', pkt: { src: '192.0.2.50', dst: '10.1.0.5', dstPort: 5432 }, verdict: 'ACCEPT', checks: ['all#2'] },
     { name: 'self-referencing group: non-member', to: 'q', pkt: { src: '192.0.2.51', dst: '10.1.0.5', dstPort: 5432 }, verdict: 'DROP', checks: ['fallback'] },
-    { name: 'q -> q from its own fixed IP (item 5)', from: 'q', to: 'q', pkt: { dst: '10.1.0.5', dstPort: 5432 }, verdict: 'ACCEPT', checks: ['all#0', 'all#2'] },
+    { name: 'q -> q from its own fixed IP (item 6)', from: 'q', to: 'q', pkt: { dst: '10.1.0.5', dstPort: 5432 }, verdict: 'ACCEPT', checks: ['all#0', 'all#2'] },
     { name: 'n -> q: n has no fixed IP, so its source is no member', from: 'n', to: 'q', pkt: { src: '10.1.0.77', dst: '10.1.0.5', dstPort: 5432 }, verdict: 'DROP', checks: ['all#0', 'fallback'] },
   ]);
 });
 
 // ---------------------------------------------------------------------------------------------
-// Stateless ports (item 7), unfiltered ports (item 8), IPv6-only ports
+// Stateless ports (item 8), unfiltered ports (item 14), IPv6-only ports
 
 const kindsModel = parseModel({
   security_groups: {
@@ -311,7 +311,7 @@ const LL_W = 'fe80::f816:3eff:fe00:54';
 
 describe('stateless, unfiltered and IPv6-only ports', () => {
   run(kindsModel, [
-    // Item 7: no RELATED/ESTABLISHED or INVALID rules on stateless ports.
+    // Item 8: no RELATED/ESTABLISHED or INVALID rules on stateless ports.
     { name: 'stateless: new tcp 80 in', to: 's', pkt: { src: '192.0.2.1', dst: '10.5.0.1', dstPort: 80 }, verdict: 'ACCEPT', checks: ['sl#0'] },
     { name: 'stateless: reply to its own connection is not accepted', to: 's', pkt: { src: '192.0.2.1', dst: '10.5.0.1', srcPort: 443, dstPort: 40000, ct: 'ESTABLISHED' }, verdict: 'DROP', checks: ['fallback'] },
     { name: 'stateless: INVALID is not dropped by state', to: 's', pkt: { src: '192.0.2.1', dst: '10.5.0.1', dstPort: 80, ct: 'INVALID' }, verdict: 'ACCEPT', checks: ['sl#0'] },
@@ -322,13 +322,13 @@ describe('stateless, unfiltered and IPv6-only ports', () => {
     { name: 'stateless s -> stateful t, INVALID is dropped by t', from: 's', to: 't', pkt: { dst: '10.5.0.2', dstPort: 81, ct: 'INVALID' }, verdict: 'DROP', checks: ['sl#1', 'invalid'] },
     { name: 'stateful t -> stateless s', from: 't', to: 's', pkt: { dst: '10.5.0.1', dstPort: 80 }, verdict: 'ACCEPT', checks: ['web#1', 'sl#0'] },
     { name: 'stateful t -> s, INVALID: t egress rule first, s has no INVALID drop', from: 't', to: 's', pkt: { dst: '10.5.0.1', dstPort: 80, ct: 'INVALID' }, verdict: 'ACCEPT', checks: ['web#1', 'sl#0'] },
-    // Item 8: port security off and trusted ports are not filtered at all.
+    // Item 14: port security off and trusted ports are not filtered at all.
     { name: 'port security off: anything in', to: 'u', pkt: { src: '192.0.2.1', dst: '10.5.0.3', protocol: 'udp', dstPort: 9 }, verdict: 'ACCEPT', checks: ['unfiltered'] },
     { name: 'port security off: spoofed out', from: 'u', pkt: { src: '203.0.113.1', srcMac: '02:00:00:00:00:99', dst: '192.0.2.1', dstPort: 1 }, verdict: 'ACCEPT', checks: ['unfiltered'] },
     { name: 'port security off: to the host', from: 'u', to: 'host', pkt: { dst: '10.5.0.254', dstPort: 22 }, verdict: 'ACCEPT', checks: ['unfiltered'] },
     { name: 'port security off: DHCP server reply out', from: 'u', pkt: { dst: '10.5.0.2', protocol: 'udp', srcPort: 67, dstPort: 68 }, verdict: 'ACCEPT', checks: ['unfiltered'] },
     { name: 'trusted port, though in a group: anything in', to: 'v', pkt: { src: '192.0.2.1', dst: '10.5.0.4', dstPort: 9999 }, verdict: 'ACCEPT', checks: ['unfiltered'] },
-    { name: 'trusted port to the host (item 8)', from: 'v', to: 'host', pkt: { dst: '10.5.0.254', dstPort: 9999 }, verdict: 'ACCEPT', checks: ['unfiltered'] },
+    { name: 'trusted port to the host (item 14)', from: 'v', to: 'host', pkt: { dst: '10.5.0.254', dstPort: 9999 }, verdict: 'ACCEPT', checks: ['unfiltered'] },
     { name: 'trusted DHCP server -> filtered t: offer accepted', from: 'v', to: 't', pkt: { dst: '10.5.0.2', protocol: 'udp', srcPort: 67, dstPort: 68 }, verdict: 'ACCEPT', checks: ['unfiltered', 'dhcpReply'] },
     { name: 'trusted -> filtered t: t ingress still applies', from: 'v', to: 't', pkt: { dst: '10.5.0.2', dstPort: 9999 }, verdict: 'DROP', checks: ['unfiltered', 'fallback'] },
     { name: 'filtered t -> unfiltered u: t egress applies', from: 't', to: 'u', pkt: { src: '10.5.0.9', dst: '10.5.0.3', dstPort: 80 }, verdict: 'DROP', checks: ['spoofed'] },
@@ -342,7 +342,7 @@ describe('stateless, unfiltered and IPv6-only ports', () => {
     { name: 'IPv6-only: acting as DHCPv6 server', from: 'w', pkt: { src: LL_W, dst: 'fe80::1', protocol: 'udp', srcPort: 547, dstPort: 546 }, verdict: 'DROP', checks: ['dhcpServerSpoof'] },
     { name: 'IPv6-only: tcp 22 in', to: 'w', pkt: { src: '2001:db8:1::1', dst: '2001:db8::20', dstPort: 22 }, verdict: 'ACCEPT', checks: ['v6#0'] },
     { name: 'IPv6-only: established reply in', to: 'w', pkt: { src: '2001:db8:1::1', dst: '2001:db8::20', srcPort: 443, dstPort: 50000, ct: 'ESTABLISHED' }, verdict: 'ACCEPT', checks: ['established'] },
-    { name: 'IPv6-only: NA with a bogus state is still accepted (item 12)', to: 'w', pkt: { src: 'fe80::1', dst: LL_W, protocol: 'ipv6-icmp', icmpType: 136, ct: 'INVALID' }, verdict: 'ACCEPT', checks: ['ndAccept'] },
+    { name: 'IPv6-only: NA with a bogus state is still accepted (docs/semantics.md §6.1)', to: 'w', pkt: { src: 'fe80::1', dst: LL_W, protocol: 'ipv6-icmp', icmpType: 136, ct: 'INVALID' }, verdict: 'ACCEPT', checks: ['ndAccept'] },
     { name: 'IPv6-only: IPv4 from its MAC is spoofed (it has fixed IPs, none IPv4)', from: 'w', pkt: { src: '10.9.0.1', srcMac: 'fa:16:3e:00:00:54', dst: '192.0.2.1', dstPort: 80 }, verdict: 'DROP', checks: ['spoofed'] },
     { name: 'IPv6-only: DHCPv4 discover still allowed (§4.2 rule 1)', from: 'w', pkt: { src: '0.0.0.0', srcMac: 'fa:16:3e:00:00:54', dst: '255.255.255.255', protocol: 'udp', srcPort: 68, dstPort: 67 }, verdict: 'ACCEPT', checks: ['dhcpDiscover'] },
     { name: 'IPv6-only: NS from a foreign global address is spoofed', from: 'w', pkt: { src: '2001:db8::99', dst: 'ff02::1:ff00:1', protocol: 'ipv6-icmp', icmpType: 135 }, verdict: 'DROP', checks: ['spoofed'] },

@@ -7,7 +7,7 @@
  * and conntrack (ct state, ct zone) only to the inet family (this kernel has no nf_conntrack_bridge
  * and no NFT_BRIDGE_META; inet chains see bridged traffic through br_netfilter with iifname and
  * oifname = the bridge). So the bridge table writes the ports into the packet mark and the inet
- * table decides (netfilter-targets §3.6-3.7):
+ * table decides (docs/netfilter.md §6.4):
  *
  *   mark bits 16-31: index of the filtered port the packet entered by (0: none)
  *   mark bits  0-15: index of the filtered port it leaves by (0: none, or not bridged)

@@ -1,7 +1,7 @@
 /**
  * nft text: names, quoted strings, comments, addresses and rule expressions, each checked so
  * that no string from the model can leave its token (nft 1.0.6 has no quoted identifiers and no
- * escape for `"` inside strings, and many bare words are keywords; see netfilter-targets §3.3).
+ * escape for `"` inside strings, and many bare words are keywords; see docs/netfilter.md §6.1).
  */
 import { createHash } from 'node:crypto';
 import { NFT_COMMENT_MAX, NFT_NAME_MAX } from '../../limits.js';

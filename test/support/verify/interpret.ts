@@ -139,7 +139,7 @@ export function hostTopology(model: Model, driver: FirewallDriver): InterpretOpt
 }
 
 /**
- * Bridge device of each local port, as Neutron names them (neutron-semantics.md §2): linuxbridge
+ * Bridge device of each local port, as Neutron names them (docs/semantics.md §2): linuxbridge
  * `('brq' + network_id)[:14]` shared by the network's ports; hybrid `('qbr' + port_id)[:14]`.
  */
 export function bridgeDevices(model: Model, driver: FirewallDriver): Map<string, string> {

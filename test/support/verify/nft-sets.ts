@@ -2,7 +2,7 @@
  * Named sets and maps of the nft interpreter: their declared types, their elements (checked as
  * nft and the kernel check them: type, interval flag, overlaps, conflicting map values) and
  * lookups. Element order never matters; interval sets refuse overlapping elements because sgnf
- * declares them without auto-merge (netfilter-targets §3.2).
+ * declares them without auto-merge (docs/netfilter.md §6.2).
  */
 import { type Family, type Prefix, containsAddress, formatAddress, formatPrefix, isHost } from '../../../src/net/ip.js';
 import { type Fail, type Tokens, U32_MAX, ifname, lastAddress, name, number, prefix } from './nft-syntax.js';

@@ -149,7 +149,7 @@ export class Tokens {
   }
 }
 
-/** Words nft 1.0.6 refuses as bare names (netfilter-targets §3.3), plus a few more keywords. */
+/** Words nft 1.0.6 refuses as bare names (docs/netfilter.md §6.1), plus a few more keywords. */
 const KEYWORDS: ReadonlySet<string> = new Set(
   (
     'fwd ip ip6 tcp udp sctp dccp udplite icmp icmpv6 th ether accept drop return continue goto jump counter set map meta ct ' +

@@ -3,7 +3,7 @@
  * transaction, strictly parsed and validated; see nft-script.ts), and decide a packet on a path
  * through the host.
  *
- * One pass through one bridge, in the kernel's hook order (br_netfilter, netfilter-targets §3.6):
+ * One pass through one bridge, in the kernel's hook order (br_netfilter, docs/netfilter.md §6.4):
  *   1. bridge prerouting base chains below br_netfilter's priority (0), with iifname = the bridge
  *      port the frame entered by;
  *   2. br_netfilter runs inet prerouting with iifname = the bridge device (meta iifkind
