@@ -1,5 +1,5 @@
 /**
- * `npm run bench` (tsx test/bench/run.ts [--quick] [--cloud-nft] [--delta] [--audit]): compile the generated models at growing
+ * `npm run bench` (tsx test/bench/run.ts [--quick] [--cloud-nft] [--delta] [--audit] [--kernel]): compile the generated models at growing
  * sizes and print one row per size and mode, against the I/O floor measured in the same run;
  * check the performance targets; write test/bench/results.md and test/bench/scaling.svg.
  * `--doubling` runs only the doubling probes and prints their verdict (writes nothing).
@@ -10,6 +10,7 @@
 import { spawnSync } from 'node:child_process';
 import { type AuditRow, auditSection } from './audit.js';
 import { type DeltaRow, deltaSection } from './delta.js';
+import { type KernelDeltaResult, kernelDeltaSection } from './kernel-delta.js';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -111,6 +112,16 @@ function auditRows(lib: string): AuditRow[] {
   const r = spawnSync(process.execPath, ['--import', 'tsx', join(HERE, 'audit.ts'), lib], { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 26, timeout: 600_000 });
   if (r.status !== 0) throw new Error(`audit worker failed (${r.status ?? r.signal}): ${r.stderr.slice(0, 2000)}`);
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as AuditRow[];
+}
+
+/**
+ * Delta applied vs full output reloaded in a kernel (test/bench/kernel-delta.ts), in a fresh
+ * process: needs root and the netfilter tools, says why not otherwise.
+ */
+function kernelDeltaResult(lib: string): KernelDeltaResult {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(HERE, 'kernel-delta.ts'), lib], { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 26, timeout: 900_000 });
+  if (r.status !== 0) throw new Error(`kernel delta worker failed (${r.status ?? r.signal}): ${r.stderr.slice(0, 2000)}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as KernelDeltaResult;
 }
 
 /** The incremental-update rows, measured in a fresh process (test/bench/delta.ts). */
@@ -439,6 +450,11 @@ function main(): void {
     return;
   }
 
+  if (process.argv.includes('--kernel')) {
+    console.log(kernelDeltaSection(kernelDeltaResult(join(LIB, 'index.js'))).join('\n'));
+    return;
+  }
+
   if (DOUBLING_ONLY) {
     const { verdicts, growth } = targets([], probes(base));
     for (const g of growth) console.log(g);
@@ -488,6 +504,8 @@ function main(): void {
   console.log('\nIncremental updates (test/bench/delta.ts):\n' + deltas.join('\n'));
   const audits = auditSection(auditRows(join(LIB, 'index.js')));
   console.log('\nDrift audit (test/bench/audit.ts):\n' + audits.join('\n'));
+  const kernelDeltas = kernelDeltaSection(kernelDeltaResult(join(LIB, 'index.js')));
+  console.log('\nDelta vs full reload in a kernel (test/bench/kernel-delta.ts):\n' + kernelDeltas.join('\n'));
   const table = rows.map(cells);
   const { verdicts, growth } = targets(rows, doubling);
   const agg = aggregationLines(rows);
@@ -559,6 +577,12 @@ function main(): void {
     'From a prepared old model (its host state computed once, as an agent keeps it); `diffPrepared(old, next)` with the next model prepared, then with `prepare(next)` of the whole JSON included, then with the change given as a JSON Patch (`old.patch(ops)` + the diff); every delta file counted (statements).',
     '',
     ...deltas,
+    '',
+    '### Applied in a kernel',
+    '',
+    'Default group (P=200, M=5,000, hybrid driver), in a network namespace per backend, alternating in one run (median and minimum of 9): the delta files applied as the README says (every file, empty ones included; then skipping empty files) vs the full output of the new model reloaded over the old one; the empty delta (diff(m, m)) is the cost of starting the tools. Times taken inside the namespace.',
+    '',
+    ...kernelDeltas,
     '',
     '## Drift audit',
     '',

@@ -13,7 +13,12 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createReadStream, statSync } from 'node:fs';
 import { basename } from 'node:path';
-import { describe, test } from 'vitest';
+
+/**
+ * vitest only inside a test run: the kernel benchmark (test/bench) uses these helpers from a
+ * plain node process, where importing vitest throws.
+ */
+const vitest = process.env['VITEST'] ? await import('vitest') : undefined;
 
 export interface RunResult {
   readonly argv: readonly string[];
@@ -354,6 +359,8 @@ async function checkKernel(tools: readonly string[]): Promise<KernelStatus> {
  * a visible message, or, with CI=true, registers a failing test that says why.
  */
 export function describeKernel(title: string, status: KernelStatus, fn: () => void): void {
+  if (!vitest) throw new Error('describeKernel runs inside vitest only');
+  const { describe, test } = vitest;
   if (status.ok) {
     describe(title, fn);
     return;
