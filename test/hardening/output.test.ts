@@ -57,7 +57,7 @@ function failing(name: keyof FileOps, at: number, stuck = false, code = 'EIO'): 
 const FILES = { a: 'new a\n', b: 'new b\n', c: 'new c\n' };
 
 describe('writeAll: all or nothing', () => {
-  it('writes every file and leaves no temporary', () => {
+  it('writes every file and leaves no temporary', async () => {
     const d = fresh();
     writeFileSync(join(d, 'a'), 'old a\n');
     expect(writeAll(d, filesIn(FILES))).toEqual(['a', 'b', 'c'].map((f) => join(d, f)));
@@ -65,7 +65,7 @@ describe('writeAll: all or nothing', () => {
   });
 
   for (const [call, at] of [['renameSync', 2], ['renameSync', 3], ['writeSync', 2], ['openSync', 3], ['closeSync', 1], ['linkSync', 2], ['mkdirSync', 2]] as const) {
-    it(`a failure of ${call} (call ${at}) leaves every previous file, removes what it created, and says so in one line`, () => {
+    it(`a failure of ${call} (call ${at}) leaves every previous file, removes what it created, and says so in one line`, async () => {
       const d = fresh();
       writeFileSync(join(d, 'a'), 'old a\n');
       mkdirSync(join(d, 'h1'));
@@ -84,7 +84,7 @@ describe('writeAll: all or nothing', () => {
     });
   }
 
-  it('when a replaced file cannot be put back either, the message says where the previous one is', () => {
+  it('when a replaced file cannot be put back either, the message says where the previous one is', async () => {
     const d = fresh();
     writeFileSync(join(d, 'a'), 'old a\n');
     expect(() => writeAll(d, filesIn(FILES), failing('renameSync', 2, true))).toThrow(
@@ -94,7 +94,7 @@ describe('writeAll: all or nothing', () => {
     expect(kept.map((f) => readFileSync(join(d, f), 'utf8'))).toEqual(['old a\n']);
   });
 
-  it('creates temporaries exclusively, and takes another name when one exists', () => {
+  it('creates temporaries exclusively, and takes another name when one exists', async () => {
     const d = fresh();
     const flags: unknown[] = [];
     let collisions = 1;
@@ -111,7 +111,7 @@ describe('writeAll: all or nothing', () => {
     expect(tree(d)).toEqual({ a: 'x' });
   });
 
-  it('replaces a symbolic link at a final name, never what it points to', () => {
+  it('replaces a symbolic link at a final name, never what it points to', async () => {
     const d = fresh();
     const target = join(fresh(), 'target');
     writeFileSync(target, 'precious\n');
@@ -121,7 +121,7 @@ describe('writeAll: all or nothing', () => {
     expect(lstatSync(join(d, 'a')).isFile()).toBe(true);
   });
 
-  it('refuses to write through a symbolic link below the output directory', () => {
+  it('refuses to write through a symbolic link below the output directory', async () => {
     const d = fresh();
     const elsewhere = fresh();
     symlinkSync(elsewhere, join(d, 'h1'));
@@ -129,7 +129,7 @@ describe('writeAll: all or nothing', () => {
     expect(tree(elsewhere)).toEqual({});
   });
 
-  it('follows a symbolic link that is the output directory itself', () => {
+  it('follows a symbolic link that is the output directory itself', async () => {
     const real = fresh();
     const link = join(fresh(), 'out');
     symlinkSync(real, link);
@@ -139,45 +139,45 @@ describe('writeAll: all or nothing', () => {
 });
 
 describe('the CLI on a hostile output directory', () => {
-  it('-o FILE is a usage error (exit 2), the file untouched', () => {
+  it('-o FILE is a usage error (exit 2), the file untouched', async () => {
     const f = join(fresh(), 'file');
     writeFileSync(f, 'mine\n');
-    expectRefused(sgnf(['compile', GOLDEN_MODEL, '-o', f]), /is not a directory/);
+    expectRefused(await sgnf(['compile', GOLDEN_MODEL, '-o', f]), /is not a directory/);
     expect(readFileSync(f, 'utf8')).toBe('mine\n');
   });
 
-  it('a directory where iptables.v4 goes: exit 4, one line, nothing replaced, no temporary', () => {
+  it('a directory where iptables.v4 goes: exit 4, one line, nothing replaced, no temporary', async () => {
     const d = fresh();
     writeFileSync(join(d, 'ipset.restore'), 'old\n');
     mkdirSync(join(d, 'iptables.v4'));
     const before = tree(d);
-    const r = sgnf(['compile', GOLDEN_MODEL, '-o', d]);
+    const r = await sgnf(['compile', GOLDEN_MODEL, '-o', d]);
     expect(r.status, r.stderr).toBe(4);
     expect(r.stderr).toBe(`sgnf: cannot replace ${d}/iptables.v4: it is a directory\n`);
     expect(tree(d)).toEqual(before);
   });
 
-  it('diff -o and check --update go through the same writer', () => {
+  it('diff -o and check --update go through the same writer', async () => {
     const d = fresh();
     mkdirSync(join(d, 'iptables.v6'));
     const before = tree(d);
-    expect(sgnf(['check', GOLDEN_MODEL, '--golden', d, '--update']).status).toBe(4);
+    expect((await sgnf(['check', GOLDEN_MODEL, '--golden', d, '--update'])).status).toBe(4);
     writeFileSync(join(d, 'file'), 'mine\n');
-    expectRefused(sgnf(['diff', GOLDEN_MODEL, GOLDEN_MODEL, '-o', join(d, 'file')]), /is not a directory/);
+    expectRefused(await sgnf(['diff', GOLDEN_MODEL, GOLDEN_MODEL, '-o', join(d, 'file')]), /is not a directory/);
     expect(tree(d)).toEqual({ ...before, file: 'mine\n' });
   });
 
-  it('a host name too long for a file name is refused with its path, before anything is written', () => {
+  it('a host name too long for a file name is refused with its path, before anything is written', async () => {
     const d = fresh();
     const model = JSON.parse(readFileSync(GOLDEN_MODEL, 'utf8')) as { devices: Record<string, Record<string, unknown>> };
     const ids = Object.keys(model.devices);
     ids.forEach((id, i) => (model.devices[id]!['binding:host_id'] = i === ids.length - 1 ? 'h'.repeat(300) : `host-${i}`));
-    const r = sgnf(['compile', '-', '--each-host', '-o', join(d, 'out')], { input: model });
+    const r = await sgnf(['compile', '-', '--each-host', '-o', join(d, 'out')], { input: model });
     expectRefused(r, `$.devices["${ids.at(-1)}"]["binding:host_id"]: host name`);
     expect(tree(d)).toEqual({});
   });
 
-  it('a closed pipe or a full device on standard output: exit 4 and one line, not a stack trace', () => {
+  it('a closed pipe or a full device on standard output: exit 4 and one line, not a stack trace', async () => {
     const devFull = spawnSync('sh', ['-c', `"${process.execPath}" "${BIN}" compile "${GOLDEN_MODEL}" > /dev/full`], { encoding: 'utf8' });
     expect(devFull.status, devFull.stderr).toBe(4);
     expect(devFull.stderr).toBe('sgnf: cannot write standard output: no space left on device (ENOSPC)\n');
@@ -216,7 +216,7 @@ describeKernel('a full disk (a 16 kB tmpfs in a private mount namespace)', mount
     return { out, files };
   }
 
-  it('compile -o: exit 4, the previous files as they were, no temporary', () => {
+  it('compile -o: exit 4, the previous files as they were, no temporary', async () => {
     const { out, files } = onSmallDisk(
       `mkdir "$FS/out" && echo old > "$FS/out/iptables.v4" && eval "$SGNF compile '${GOLDEN_MODEL}' -o '$FS/out'" 2>&1; echo "status $?"`,
     );
@@ -224,7 +224,7 @@ describeKernel('a full disk (a 16 kB tmpfs in a private mount namespace)', mount
     expect(files).toEqual({ './out/': '', './out/iptables.v4': 'old' });
   });
 
-  it('--each-host: no host is written unless every host is', () => {
+  it('--each-host: no host is written unless every host is', async () => {
     const model = JSON.parse(readFileSync(GOLDEN_MODEL, 'utf8')) as { devices: Record<string, Record<string, unknown>> };
     Object.values(model.devices).forEach((d, i) => (d['binding:host_id'] = `host-${i}`));
     const input = join(fresh(), 'cloud.json');

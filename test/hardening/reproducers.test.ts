@@ -28,8 +28,8 @@ describe('numbers the kernel refuses', () => {
   ];
   for (const backend of ['iptables', 'nft']) {
     for (const [name, rule, message] of cases) {
-      it(`${name} is refused with the path (${backend})`, () => {
-        expectRefused(sgnf(['compile', '-', '--backend', backend], { input: withRule(rule) }), message);
+      it(`${name} is refused with the path (${backend})`, async () => {
+        expectRefused(await sgnf(['compile', '-', '--backend', backend], { input: withRule(rule) }), message);
       });
     }
   }
@@ -39,25 +39,25 @@ describe('inputs that blow the stack', () => {
   /** JSON text of `leaf` inside `depth` lists (built as text: serialising it would recurse). */
   const nested = (depth: number, leaf: string): string => `${'['.repeat(depth)}${leaf}${']'.repeat(depth)}`;
   const deepMac = nested(5_000, '"x"');
-  it('a MAC address nested 5,000 lists deep (10 KB) is described in a few words', () => {
-    const r = sgnf(['compile', '-'], { input: `{"devices": {"p1": {"mac_address": ${deepMac}}}}` });
+  it('a MAC address nested 5,000 lists deep (10 KB) is described in a few words', async () => {
+    const r = await sgnf(['compile', '-'], { input: `{"devices": {"p1": {"mac_address": ${deepMac}}}}` });
     expectRefused(r, '$.devices.p1.mac_address: a list (1 item) is not a MAC address');
     expect(r.stderr.length).toBeLessThan(300);
   });
-  it('so is a protocol, a port and a fixed IP', () => {
+  it('so is a protocol, a port and a fixed IP', async () => {
     const deep = nested(5_000, '1');
     const input =
       `{"security_groups": {"sg": {"rules": [{"direction": "ingress", "protocol": ${deep}}, {"direction": "ingress", "protocol": "tcp", "port_range_min": ${deep}}]}},` +
       ` "devices": {"p1": {"mac_address": "fa:16:3e:00:00:01", "security_groups": ["sg"], "fixed_ips": [${deep}]}}}`;
-    const r = sgnf(['compile', '-', '--backend', 'nft'], { input });
+    const r = await sgnf(['compile', '-', '--backend', 'nft'], { input });
     expectRefused(r, `${RULE}.protocol: a list (1 item) is not a known protocol`);
     expect(r.stderr).toContain('$.security_groups.sg.rules[1].port_range_min: must be an integer');
     expect(r.stderr).toContain('$.devices.p1.fixed_ips[0]: a list (1 item) is not an IP address');
     expect(r.stderr.length).toBeLessThan(1_000);
   });
-  it('a key of a megabyte is shortened in the path, and its control characters escaped', () => {
+  it('a key of a megabyte is shortened in the path, and its control characters escaped', async () => {
     const key = `\\n\\u2028${'k'.repeat(1 << 20)}`;
-    const r = sgnf(['compile', '-'], { input: `{"devices": {"p1": {"mac_address": "fa:16:3e:00:00:01", "${key}": 1}}}` });
+    const r = await sgnf(['compile', '-'], { input: `{"devices": {"p1": {"mac_address": "fa:16:3e:00:00:01", "${key}": 1}}}` });
     expect(r.status, r.stderr.slice(0, 500)).toBe(0);
     expect(r.stderr).toMatch(/^sgnf: warning: \$\.devices\.p1\["\\n\\u2028k+\.\.\."\]: unknown field "\\u000a\\u2028k+\.\.\." ignored\n$/);
     expect(r.stderr.length).toBeLessThan(400);
@@ -75,14 +75,14 @@ describe('resources that run out', () => {
     return { devices };
   };
 
-  it('61,440 stateful ports (every zone 4097-65535 taken) are refused, not looped on', () => {
+  it('61,440 stateful ports (every zone 4097-65535 taken) are refused, not looped on', async () => {
     // 61,439 zones exist: the port after the last one that gets a zone is named.
-    const r = sgnf(['compile', '-'], { input: manyPorts(61_440, () => undefined), timeoutMs: 90_000 });
+    const r = await sgnf(['compile', '-'], { input: manyPorts(61_440, () => undefined), timeoutMs: 90_000 });
     expectRefused(r, '$.devices.p0efff: no conntrack zone left: 61440 stateful filtered ports');
   });
 
-  it('as many networks under the linuxbridge driver are refused too', () => {
-    const r = sgnf(['compile', '-', '--driver', 'linuxbridge'], { input: manyPorts(61_440, (i) => `n${hex(i, 5)}`), timeoutMs: 90_000 });
+  it('as many networks under the linuxbridge driver are refused too', async () => {
+    const r = await sgnf(['compile', '-', '--driver', 'linuxbridge'], { input: manyPorts(61_440, (i) => `n${hex(i, 5)}`), timeoutMs: 90_000 });
     expectRefused(r, '$.devices.p0efff.network_id: no conntrack zone left: 61440 networks');
   });
 });
@@ -109,7 +109,7 @@ describe('explain input', () => {
     [['--src-mac', 'fa:16:3e'], '--src-mac fa:16:3e: is not a MAC address'],
   ];
   for (const [args, message] of cases) {
-    it(`${args.join(' ')} is refused naming the option`, () => expectRefused(explain(...args), `sgnf: ${message}`));
+    it(`${args.join(' ')} is refused naming the option`, async () => expectRefused(await explain(...args), `sgnf: ${message}`));
   }
   it('the library refuses the same queries with a QueryError naming the field', async () => {
     const { QueryError, explain: explainQuery } = await import('../../src/index.js');
@@ -127,8 +127,8 @@ describe('explain input', () => {
       expect((error as InstanceType<typeof QueryError>).field, JSON.stringify(q)).toBe(Object.keys(q).at(-1));
     }
   });
-  it('still answers a valid question', () => {
-    const r = explain('--protocol', 'icmp', '--icmp-type', '8', '--icmp-code', '0');
+  it('still answers a valid question', async () => {
+    const r = await explain('--protocol', 'icmp', '--icmp-type', '8', '--icmp-code', '0');
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^icmp type 8 code 0 10\.0\.0\.11 -> 10\.0\.0\.1 .*: ACCEPT\n/);
   });
@@ -137,20 +137,20 @@ describe('explain input', () => {
 describe('messages quote untrusted text safely', () => {
   const model = join(import.meta.dirname, '..', '..', 'golden', 'default-group-3-ports', 'model.json');
   /** Exit 2 and a message that is `lines` lines of printable ASCII (plus the pointer to --help). */
-  const expectOneLine = (args: string[], shown: string): void => {
-    const r = sgnf(args);
+  const expectOneLine = async (args: string[], shown: string): Promise<void> => {
+    const r = await sgnf(args);
     expectRefused(r, shown);
     for (const line of r.stderr.split('\n')) expect(line, JSON.stringify(r.stderr)).toMatch(/^[\x20-\x7e]*$/);
   };
-  it('--prefix with a newline or a line separator', () => {
-    expectOneLine(['compile', model, '--prefix', 'a\nb'], 'options.prefix: "a\\u000ab" must be');
-    expectOneLine(['compile', model, '--prefix', 'a\u2028-j ACCEPT'], 'options.prefix: "a\\u2028-j ACCEPT" must be');
+  it('--prefix with a newline or a line separator', async () => {
+    await expectOneLine(['compile', model, '--prefix', 'a\nb'], 'options.prefix: "a\\u000ab" must be');
+    await expectOneLine(['compile', model, '--prefix', 'a\u2028-j ACCEPT'], 'options.prefix: "a\\u2028-j ACCEPT" must be');
   });
-  it('a port name, a command, an argument, a file name', () => {
-    expectOneLine(['explain', model, '--from', 'tap\nx'], '--from "tap\\u000ax": no port');
-    expectOneLine(['compile\n-x'], 'unknown command "compile\\u000a-x"');
-    expectOneLine(['compile', model, 'extra\rarg'], 'unexpected argument "extra\\u000darg"');
-    expectOneLine(['compile', '/nonexistent/a\nb.json'], 'cannot read /nonexistent/a\\u000ab.json');
-    expectOneLine(['compile', model, '--backend', 'nft\n'], '--backend must be one of iptables, nft, not "nft\\u000a"');
+  it('a port name, a command, an argument, a file name', async () => {
+    await expectOneLine(['explain', model, '--from', 'tap\nx'], '--from "tap\\u000ax": no port');
+    await expectOneLine(['compile\n-x'], 'unknown command "compile\\u000a-x"');
+    await expectOneLine(['compile', model, 'extra\rarg'], 'unexpected argument "extra\\u000darg"');
+    await expectOneLine(['compile', '/nonexistent/a\nb.json'], 'cannot read /nonexistent/a\\u000ab.json');
+    await expectOneLine(['compile', model, '--backend', 'nft\n'], '--backend must be one of iptables, nft, not "nft\\u000a"');
   });
 });

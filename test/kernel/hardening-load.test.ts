@@ -97,7 +97,7 @@ describeKernel('reproducers that compile load into a real kernel', kernel, () =>
     for (const target of ['iptables-nft', 'iptables-legacy', 'nft'] as const) {
       test.concurrent(`${name} (${target})`, async () => {
         const dir = join(WORK, `case-${n++}`);
-        const r = sgnf(['compile', '-', '-o', dir, '--backend', target === 'nft' ? 'nft' : 'iptables'], { input: model });
+        const r = await sgnf(['compile', '-', '-o', dir, '--backend', target === 'nft' ? 'nft' : 'iptables'], { input: model });
         expect(r.status, r.stderr).toBe(0);
         const session = new NetnsSession('hard');
         try {

@@ -2,7 +2,7 @@
  * Run the built CLI (bin/sgnf, which loads dist/) as a user would: a child process, bounded by a
  * timeout so that a hang fails the test instead of stalling the suite.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 
@@ -22,16 +22,31 @@ export interface CliOptions {
   readonly timeoutMs?: number;
 }
 
-export function sgnf(args: readonly string[], options: CliOptions = {}): CliResult {
+/**
+ * Run `sgnf ARGS` and wait for it without blocking the test worker (a blocked worker cannot
+ * answer the test runner, which then reports a timeout on a loaded machine).
+ */
+export function sgnf(args: readonly string[], options: CliOptions = {}): Promise<CliResult> {
   const input = options.input === undefined ? '' : typeof options.input === 'string' ? options.input : JSON.stringify(options.input);
-  const r = spawnSync(process.execPath, [BIN, ...args], {
-    input,
-    encoding: 'utf8',
-    timeout: options.timeoutMs ?? 60_000,
-    maxBuffer: 1 << 28,
-    ...(options.cwd !== undefined && { cwd: options.cwd }),
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'], ...(options.cwd !== undefined && { cwd: options.cwd }) });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on('close', (status, signal) => {
+      clearTimeout(timer);
+      resolve({ status, signal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
+    });
+    // sgnf may exit before reading all of it (bad usage): a closed stdin is not an error here.
+    child.stdin.on('error', () => {});
+    child.stdin.end(input);
   });
-  return { status: r.status, signal: r.signal, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
 }
 
 /** Exit 2, nothing on stdout, one `sgnf:` message naming `path` (or matching it), no stack trace. */
