@@ -9,9 +9,9 @@
  * address pair, a trusted port and members on other hosts; a stateless network), run on both
  * topologies, and seeded random models (2-5 ports, 1-4 groups), different seeds per topology
  * to keep the run short. Every model runs on each backend loader (iptables-nft,
- * iptables-legacy, native nft) in namespaces of its own. Plus the membership change: a flow
- * opens and closes by an ipset (or sets.nft) update alone, while an established flow between
- * two other VMs loses no packet.
+ * iptables-legacy, native nft) in namespaces of its own. Plus the membership change
+ * (linuxbridge): a flow opens and closes by an ipset (or sets.nft) update alone, while an
+ * established flow between two other VMs loses no packet.
  *
  * SGNF_LAB_SEEDS=1,2,3 replaces the random seeds of both topologies (for exploring); the
  * defaults stay fixed.
@@ -259,7 +259,8 @@ describeKernel('real-kernel conformance lab', kernel, () => {
     });
   });
 
-  test.concurrent.each(DRIVERS.flatMap((driver) => LOADERS.map((loader) => ({ loader, driver }))))(
+  // linuxbridge only: on hybrid, test/kernel/delta.test.ts keeps a flow going across member changes.
+  test.concurrent.each(LOADERS.map((loader) => ({ loader, driver: 'linuxbridge' as const })))(
     'membership change, $driver topology, on $loader.name: flows open and close by a set update alone; an established flow loses nothing',
     async ({ loader, driver }) => {
       await gate(() => membershipScenario(loader, driver));
