@@ -3,7 +3,7 @@
  * pairs, groups, statefulness, and what kind of port it is.
  */
 import { CT_ZONE_MAX } from '../limits.js';
-import { type Prefix, comparePrefix, hostPrefix, parseAddress, parseMac, parsePrefix, prefixKey, printable } from '../net/ip.js';
+import { type Prefix, V6Scanner, comparePrefix, parseMac, parsePrefix, printable } from '../net/ip.js';
 import { compareStrings } from '../compare.js';
 import { child } from './errors.js';
 import { INTERFACE_NAME_RULE, isInterfaceName, tapDevice } from './devices.js';
@@ -111,6 +111,7 @@ function parseFixedIps(c: Collector, path: string, fv: Json | undefined): Prefix
     return fixedIps;
   }
   const seen = new Set<string>();
+  const scanner = new V6Scanner();
   // A port may have thousands: a plain loop, paths built only for messages.
   for (let i = 0; i < fv.length; i++) {
     const f = fv[i];
@@ -120,11 +121,13 @@ function parseFixedIps(c: Collector, path: string, fv: Json | undefined): Prefix
       c.keys(f, itemPath, FIXED_IP_FIELDS);
       text = f['ip_address'];
     }
-    const a = typeof text === 'string' ? parseAddress(text) : undefined;
-    if (!a) c.error('bad-address', isObj(f) ? child(itemPath(), 'ip_address') : itemPath(), `${describe(text)} is not an IP address`);
+    // Parsed as a prefix without a length: the address keeps its canonical text, which the
+    // printers then copy instead of formatting the number again, and which keys duplicates.
+    const parsed = typeof text === 'string' && !text.includes('/') ? parsePrefix(text, scanner) : undefined;
+    if (parsed === undefined || typeof parsed === 'string') c.error('bad-address', isObj(f) ? child(itemPath(), 'ip_address') : itemPath(), `${describe(text)} is not an IP address`);
     else {
-      const p = hostPrefix(a.family, a.addr);
-      const k = prefixKey(p);
+      const p = parsed.prefix;
+      const k = `${p.family}/${p.text}`;
       if (!seen.has(k)) {
         seen.add(k);
         fixedIps.push(p);

@@ -15,6 +15,7 @@ import {
   type Family,
   type Prefix,
   comparePrefix,
+  formatAddress,
   linkLocalPrefix,
   parsePrefix,
   prefixKey,
@@ -346,7 +347,8 @@ function spoofPairs(port: Port, family: Family): SpoofPair[] {
   // Usually a handful of pairs per port: a linear duplicate check beats building keys. A port
   // may have thousands (address pairs, fixed IPs), so past a few the check becomes a set.
   let seen: Set<string> | undefined;
-  const key = (prefix: Prefix, mac: string): string => `${prefixKey(prefix)}|${mac}`;
+  // Canonical address text: parsed prefixes carry it, so no number is formatted for the key.
+  const key = (prefix: Prefix, mac: string): string => `${prefix.text ?? formatAddress(prefix.family, prefix.addr)}/${prefix.len}|${mac}`;
   const add = (prefix: Prefix, mac: string): void => {
     if (seen !== undefined) {
       const k = key(prefix, mac);

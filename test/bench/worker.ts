@@ -40,6 +40,12 @@ export interface Ratio {
   /** second ÷ first, by minimum and by median */
   readonly byMin: number;
   readonly byMedian: number;
+  /**
+   * By the minimum CPU time of the process (user + system, every thread: the collector's too):
+   * what the compile itself costs, which neighbours taking the cores of a shared machine do not
+   * inflate as they inflate the wall time.
+   */
+  readonly byCpu: number;
   readonly runs: number;
 }
 
@@ -219,18 +225,26 @@ function ratio(job: Job, { compile }: typeof import('../../src/index.js')): Rati
   const b: unknown = JSON.parse(readFileSync(job.doubleOf!, 'utf8'));
   const ta: number[] = [];
   const tb: number[] = [];
-  const time = (input: unknown, into: number[]): void => {
+  const ca: number[] = [];
+  const cb: number[] = [];
+  const cpuMs = (): number => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  };
+  const time = (input: unknown, into: number[], cpuInto: number[]): void => {
+    const c = cpuMs();
     const t = performance.now();
     compile(input, job.options);
     into.push(performance.now() - t);
+    cpuInto.push(cpuMs() - c);
   };
-  for (let i = 0; i < 2; i++) time(a, []), time(b, []); // warm-up
+  for (let i = 0; i < 2; i++) time(a, [], []), time(b, [], []); // warm-up
   const start = performance.now();
   while (ta.length < job.maxRuns && (ta.length < job.minRuns || performance.now() - start < job.budgetMs)) {
-    time(a, ta);
-    time(b, tb);
+    time(a, ta, ca);
+    time(b, tb, cb);
   }
-  return { byMin: Math.min(...tb) / Math.min(...ta), byMedian: median(tb) / median(ta), runs: ta.length };
+  return { byMin: Math.min(...tb) / Math.min(...ta), byMedian: median(tb) / median(ta), byCpu: Math.min(...cb) / Math.min(...ca), runs: ta.length };
 }
 
 const job = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as Job;
