@@ -15,7 +15,6 @@ import {
   type Family,
   type Prefix,
   comparePrefix,
-  formatAddress,
   linkLocalPrefix,
   parsePrefix,
   prefixKey,
@@ -344,36 +343,35 @@ export function planPortFamily(port: Port, family: Family, chainKeys: ReadonlyMa
  */
 function spoofPairs(port: Port, family: Family): SpoofPair[] {
   const pairs: SpoofPair[] = [];
-  // Usually a handful of pairs per port: a linear duplicate check beats building keys. A port
-  // may have thousands (address pairs, fixed IPs), so past a few the check becomes a set.
-  let seen: Set<string> | undefined;
-  // Canonical address text: parsed prefixes carry it, so no number is formatted for the key.
-  const key = (prefix: Prefix, mac: string): string => `${prefix.text ?? formatAddress(prefix.family, prefix.addr)}/${prefix.len}|${mac}`;
-  const add = (prefix: Prefix, mac: string): void => {
-    if (seen !== undefined) {
-      const k = key(prefix, mac);
-      if (seen.has(k)) return;
-      seen.add(k);
-    } else {
-      for (const q of pairs) if (q.mac === mac && (q.prefix === prefix || (q.prefix && samePrefix(q.prefix, prefix)))) return;
-      if (pairs.length === LINEAR_DEDUP_MAX) seen = new Set([...pairs, { prefix, mac }].map((q) => key(q.prefix!, q.mac)));
-    }
-    pairs.push({ prefix, mac });
-  };
-  for (const ap of port.addressPairs) if (ap.prefix.family === family) add(ap.prefix, ap.mac);
-  for (const ip of port.fixedIps) if (ip.family === family) add(ip, port.mac);
+  for (const ap of port.addressPairs) if (ap.prefix.family === family) pairs.push({ prefix: ap.prefix, mac: ap.mac });
+  for (const ip of port.fixedIps) if (ip.family === family) pairs.push({ prefix: ip, mac: port.mac });
   if (family === 6) {
-    add(linkLocalPrefix(port.mac), port.mac);
-    for (const ap of port.addressPairs) if (ap.prefix.family === 6 && ap.mac !== port.mac) add(linkLocalPrefix(ap.mac), ap.mac);
+    pairs.push({ prefix: linkLocalPrefix(port.mac), mac: port.mac });
+    // One link-local per MAC, however many pairs carry it.
+    const macs = new Set([port.mac]);
+    for (const ap of port.addressPairs) {
+      if (ap.prefix.family !== 6 || macs.has(ap.mac)) continue;
+      macs.add(ap.mac);
+      pairs.push({ prefix: linkLocalPrefix(ap.mac), mac: ap.mac });
+    }
   }
   if (port.fixedIps.length === 0) pairs.push({ prefix: undefined, mac: port.mac });
-  return pairs.sort((a, b) => {
+  // Sorted, then equal neighbours dropped: duplicates go without a set of keys (a port may have
+  // tens of thousands of pairs, and hashing as many key strings cost more than the sort).
+  pairs.sort((a, b) => {
     if (!a.prefix || !b.prefix) return (a.prefix ? 0 : 1) - (b.prefix ? 0 : 1) || compareStrings(a.mac, b.mac);
     return comparePrefix(a.prefix, b.prefix) || compareStrings(a.mac, b.mac);
   });
+  let n = 0;
+  for (const p of pairs) {
+    const last = n > 0 ? pairs[n - 1]! : undefined;
+    if (last && last.mac === p.mac && last.prefix && p.prefix && samePrefix(last.prefix, p.prefix)) continue;
+    pairs[n++] = p;
+  }
+  pairs.length = n;
+  return pairs;
 }
 
-const LINEAR_DEDUP_MAX = 8;
 const samePrefix = (a: Prefix, b: Prefix): boolean => a.family === b.family && a.addr === b.addr && a.len === b.len;
 
 /**

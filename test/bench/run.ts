@@ -213,9 +213,11 @@ function probes(base: Omit<Job, 'modelPath' | 'options'>): Probe[] {
     writeFileSync(b, JSON.stringify(large));
     // A port's long lists take a few hundred ms per compile: more pairs, or five minimums are noise.
     const perPort = label.startsWith('one port');
-    const job: Job = { ...base, modelPath: a, doubleOf: b, options: {}, budgetMs: perPort ? 5_000 : 2_500, minRuns: perPort ? 8 : 5, maxRuns: 100 };
-    const ratio = spawnWorker(job) as Ratio;
-    const bigYoung = spawnWorker(job, BIG_YOUNG) as Ratio;
+    // Their compiles start from a collected heap, as a CLI run does (see worker.ts `collectFirst`).
+    const job: Job = { ...base, modelPath: a, doubleOf: b, options: {}, budgetMs: perPort ? 5_000 : 2_500, minRuns: perPort ? 8 : 5, maxRuns: 100, ...(perPort && { collectFirst: true }) };
+    const flags = perPort ? ['--expose-gc'] : [];
+    const ratio = spawnWorker(job, flags) as Ratio;
+    const bigYoung = spawnWorker(job, [...flags, ...BIG_YOUNG]) as Ratio;
     rmSync(a);
     rmSync(b);
     process.stderr.write(`  probe ${label}: ×${ratio.byMin.toFixed(2)}, CPU ×${ratio.byCpu.toFixed(2)} (×${bigYoung.byMin.toFixed(2)} with ${BIG_YOUNG.join(' ')})\n`);

@@ -34,6 +34,8 @@ export interface Job {
    * see the same machine (neighbours on a shared machine come and go); reports the time ratio.
    */
   readonly doubleOf?: string;
+  /** Probes: collect the heap before each timed compile (the worker runs with --expose-gc). */
+  readonly collectFirst?: boolean;
 }
 
 export interface Ratio {
@@ -231,7 +233,13 @@ function ratio(job: Job, { compile }: typeof import('../../src/index.js')): Rati
     const u = process.cpuUsage();
     return (u.user + u.system) / 1000;
   };
+  // With `collectFirst`, each compile starts from a collected heap, as a CLI run starts from a
+  // fresh one: a major collection of the other size's garbage would otherwise land in whichever
+  // run comes next, more often in the longer one, and read as growth.
+  const collect = job.collectFirst ? (globalThis as { gc?: () => void }).gc : undefined;
+  if (job.collectFirst && collect === undefined) throw new Error('collectFirst needs node --expose-gc');
   const time = (input: unknown, into: number[], cpuInto: number[]): void => {
+    collect?.();
     const c = cpuMs();
     const t = performance.now();
     compile(input, job.options);
