@@ -116,9 +116,18 @@ export interface PreparedModel {
   patch(operations: unknown): PreparedModel;
 }
 
+export interface PrepareOptions {
+  /**
+   * false: a model to compile (and diff) only, which does not keep its input: it cannot be
+   * patched or sliced, and the input's objects are not kept alive by it (a whole cloud's input is
+   * most of a prepared model's memory). Default true.
+   */
+  readonly keepInput?: boolean;
+}
+
 /** Parse and validate a model once; `compile({ host })` for each host then skips the parse. */
-export function prepare(input: unknown): PreparedModel {
-  const cloud = stateOf(parseCloud(input), rawState(input));
+export function prepare(input: unknown, options: PrepareOptions = {}): PreparedModel {
+  const cloud = stateOf(parseCloud(input), options.keepInput === false ? undefined : rawState(input));
   return preparedModel(cloud, { plan: newPlanCache(), ipset: new Map(), groupChainTexts: new Map() });
 }
 

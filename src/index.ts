@@ -1,5 +1,5 @@
 export { compile, prepare, OUTPUT_FILES } from './compile.js';
-export type { Backend, BackendOf, CompileOptions, CompileResult, CompileStats, OutputFile, PreparedModel } from './compile.js';
+export type { Backend, BackendOf, CompileOptions, CompileResult, CompileStats, OutputFile, PrepareOptions, PreparedModel } from './compile.js';
 export { ISSUE_CODES, ModelError, WARNING_CODES } from './model/errors.js';
 export type { Issue, IssueCode, WarningCode } from './model/errors.js';
 export { parseModel } from './model/parse.js';
@@ -15,7 +15,7 @@ export type { Family, Prefix } from './net/ip.js';
 export { DELTA_FILES, DiffModelError, deltaBetween, diff, diffPrepared } from './delta/diff.js';
 export type { DiffResult } from './delta/diff.js';
 export type * from './delta/state.js';
-export { affected } from './cloud/affected.js';
+export { affected, hosts } from './cloud/affected.js';
 export type { Affected, AffectedOptions, HostChange } from './cloud/affected.js';
 export { slice } from './cloud/slice.js';
 export type { PatchOperation } from './cloud/patch.js';

@@ -390,3 +390,8 @@ export function sameList(x: AddressList, y: AddressList): boolean {
 export function affected(old: PreparedModel, next: PreparedModel, options: AffectedOptions = {}): Affected {
   return affectedHosts(cloudStateOf(old), cloudStateOf(next), options);
 }
+
+/** The hosts a prepared cloud model names (`binding:host_id` of its devices), sorted. */
+export function hosts(prepared: PreparedModel): string[] {
+  return [...cloudStateOf(prepared).portsByHost.keys()].sort();
+}

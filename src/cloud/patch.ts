@@ -38,6 +38,7 @@ import {
   assemble,
   isCollection,
   materialize,
+  rawOf,
   rawState,
   remotesOf,
   setOwn,
@@ -393,7 +394,7 @@ const COLLECTION_WHAT: Readonly<Record<Collection, string>> = {
 function reparse(old: CloudState, raw: RawState, doc: Document): { state: CloudState; replaced: Replaced } {
   const c = new Collector();
   const cols = raw.collections;
-  const oldCols = old.raw.collections;
+  const oldCols = rawOf(old).collections;
   const reparsed: string[] = [];
   /** Warnings on unknown top-level keys are exactly at `$.<key>` (anything below is another object's). */
   const topWarnings = new Set<string>();
@@ -414,7 +415,7 @@ function reparse(old: CloudState, raw: RawState, doc: Document): { state: CloudS
     for (const k of Object.keys(raw.top)) setOwn(keys, k, null);
     for (const col of raw.present) keys[col] = null;
     c.keys(keys, '$', TOP_FIELDS);
-    for (const k of [...Object.keys(old.raw.top), ...Object.keys(raw.top)]) if (!TOP_FIELDS.fields.includes(k)) topWarnings.add(child('$', k));
+    for (const k of [...Object.keys(rawOf(old).top), ...Object.keys(raw.top)]) if (!TOP_FIELDS.fields.includes(k)) topWarnings.add(child('$', k));
   }
   let options = old.model.options;
   if (doc.options) {
@@ -540,7 +541,7 @@ function reparse(old: CloudState, raw: RawState, doc: Document): { state: CloudS
   const diagnostics: Diagnostic[] = old.model.diagnostics.filter((d) => !topWarnings.has(d.path) && !reparsed.some((p) => under(d.path, p)));
   diagnostics.push(...c.diagnostics);
   const state = assemble({
-    raw,
+    rawInput: raw,
     groups: groupsMap,
     members: members.build(),
     addressGroups: addressGroups.build(),
@@ -562,7 +563,7 @@ function reparse(old: CloudState, raw: RawState, doc: Document): { state: CloudS
  * ModelError (the old state is unchanged either way).
  */
 export function patchState(old: CloudState, ops: unknown): { state: CloudState; replaced: Replaced } {
-  const doc = applyOperations(old.raw, ops);
+  const doc = applyOperations(rawOf(old), ops);
   if (doc.plain !== undefined) {
     const input = doc.plain;
     const state = stateOf(parseCloud(input), rawState(input));

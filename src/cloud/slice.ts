@@ -15,7 +15,8 @@ import { tapDevice } from '../model/devices.js';
 import type { Family } from '../net/ip.js';
 import { type Prefix, addressText, isHost } from '../net/ip.js';
 import { AddressList } from '../net/list.js';
-import type { CloudState } from './state.js';
+import type { Port } from '../model/types.js';
+import { type CloudState, rawOf } from './state.js';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 type Obj = { [k: string]: Json };
@@ -50,8 +51,69 @@ function ruleJson(r: Json): Obj {
   return out;
 }
 
+// Parts every slice of a state version shares, made once and frozen (a slice shares them: it is
+// JSON to send, and a caller that changes one gets an error instead of changing another slice).
+// Keyed by the immutable objects of the state, so they live as long as those do.
+const RULES = new WeakMap<object, readonly Obj[]>();
+const ENTRIES = new WeakMap<AddressList, readonly string[]>();
+const OWN = new WeakMap<Port, readonly string[]>();
+
+/** A group's rules as the slice sends them (their input list, model fields only). */
+function sliceRules(raw: Json | undefined): readonly Obj[] {
+  if (raw === null || typeof raw !== 'object') return [];
+  let rules = RULES.get(raw);
+  if (!rules) RULES.set(raw, (rules = Object.freeze(rawRules(raw).map((r) => Object.freeze(ruleJson(r))))));
+  return rules;
+}
+
+/** A member list's entry texts, frozen. */
+function frozenEntries(list: AddressList): readonly string[] {
+  let e = ENTRIES.get(list);
+  if (!e) ENTRIES.set(list, (e = Object.freeze(list.entries().slice())));
+  return e;
+}
+
+/** The member entries a port adds to its groups (its fixed IPs and address pairs). */
+function ownEntries(p: Port): readonly string[] {
+  let e = OWN.get(p);
+  if (!e) OWN.set(p, (e = AddressList.of([...p.fixedIps, ...p.addressPairs.map((ap) => ap.prefix)]).entries()));
+  return e;
+}
+
+/** Position of each entry of a list (made when a host first subtracts its own entries). */
+const POSITIONS = new WeakMap<readonly string[], Map<string, number>>();
+
+/**
+ * A list without a few of its entries (the host's own): copied in runs around them, not entry by
+ * entry, from the list's own (unfrozen) entries: copying a frozen array leaves V8's fast path.
+ */
+function without(list: readonly string[], few: ReadonlySet<string>): readonly string[] | undefined {
+  let pos = POSITIONS.get(list);
+  if (!pos) {
+    pos = new Map();
+    for (let i = 0; i < list.length; i++) pos.set(list[i]!, i);
+    POSITIONS.set(list, pos);
+  }
+  const at: number[] = [];
+  for (const e of few) {
+    const i = pos.get(e);
+    if (i !== undefined) at.push(i);
+  }
+  if (at.length === 0) return undefined;
+  at.sort((a, b) => a - b);
+  const runs: (readonly string[])[] = [];
+  let from = 0;
+  for (const i of at) {
+    runs.push(list.slice(from, i));
+    from = i + 1;
+  }
+  runs.push(list.slice(from));
+  return ([] as string[]).concat(...runs);
+}
+
 /** The slice of one host (see the header) from a cloud state. */
 export function sliceState(state: CloudState, host: string): Obj {
+  const raw = rawOf(state);
   const ports = (state.portsByHost.get(host) ?? []).filter((p) => p.kind === 'filtered');
 
   const used = [...new Set(ports.flatMap((p) => p.groups))].sort();
@@ -68,7 +130,7 @@ export function sliceState(state: CloudState, host: string): Obj {
       if (!fams) into.set(r.remote.id, (fams = new Set()));
       fams.add(r.family);
     }
-    security_groups[id] = { stateful: g.stateful, rules: rawRules(state.raw.collections.security_groups.get(id)).map(ruleJson) };
+    security_groups[id] = { stateful: g.stateful, rules: sliceRules(raw.collections.security_groups.get(id)) as Obj[] };
   }
 
   const devices: Obj = {};
@@ -97,7 +159,7 @@ export function sliceState(state: CloudState, host: string): Obj {
     let own: readonly string[] | undefined;
     for (const g of p.groups) {
       if (!remoteGroups.has(g)) continue;
-      own ??= AddressList.of([...p.fixedIps, ...p.addressPairs.map((ap) => ap.prefix)]).entries();
+      own ??= ownEntries(p);
       let s = local.get(g);
       if (!s) local.set(g, (s = new Set()));
       for (const e of own) s.add(e);
@@ -110,8 +172,9 @@ export function sliceState(state: CloudState, host: string): Obj {
     const entry: Obj = {};
     for (const f of [4, 6] as const) {
       if (!fams.has(f)) continue;
-      const list = members.ofFamily(f).entries();
-      const rest = mine ? list.filter((e) => !mine.has(e)) : list.slice();
+      const family = members.ofFamily(f);
+      // Shared (frozen) where nothing is left out; a copy cut from the list's own entries otherwise.
+      const rest = (mine && without(family.entries(), mine)) || frozenEntries(family);
       if (rest.length > 0) entry[FAMILY_KEY[f]] = rest as Json[];
     }
     // A referenced group must exist: in security_groups (used here) or in sg_member_ips.
@@ -122,7 +185,7 @@ export function sliceState(state: CloudState, host: string): Obj {
   for (const [id, fams] of [...addressGroups].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
     const list = state.addressGroups.get(id) ?? AddressList.EMPTY;
     const entries: string[] = [];
-    for (const f of [4, 6] as const) if (fams.has(f)) entries.push(...list.ofFamily(f).entries());
+    for (const f of [4, 6] as const) if (fams.has(f)) entries.push(...frozenEntries(list.ofFamily(f)));
     address_groups[id] = entries;
   }
 
@@ -142,7 +205,8 @@ export function sliceState(state: CloudState, host: string): Obj {
 
 /**
  * The smallest model compiling `host` as the cloud does (see the header): JSON, ready to send.
- * A host without ports gets a model without devices (its rulesets are then empty).
+ * A host without ports gets a model without devices (its rulesets are then empty). Its rule and
+ * member lists are frozen and shared with other slices of the same model.
  */
 export function slice(prepared: PreparedModel, host: string): Obj {
   return sliceState(cloudStateOf(prepared), host);

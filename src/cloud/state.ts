@@ -35,7 +35,8 @@ export const addressGroupRef = (id: string): string => `a\u0000${id}`;
 export interface CloudState {
   /** What the compiler reads (selectHost, planHost): backed by the maps below. */
   readonly model: CloudModel;
-  readonly raw: RawState;
+  /** The input, split (undefined for a model prepared with `keepInput: false`). */
+  readonly rawInput: RawState | undefined;
   readonly groups: PMap<SecurityGroup>;
   readonly members: PMap<AddressList>;
   readonly addressGroups: PMap<AddressList>;
@@ -99,8 +100,14 @@ export function materialize(raw: RawState): { [k: string]: Json } {
   return out;
 }
 
-/** The state of a freshly parsed cloud model (its input `raw`). */
-export function stateOf(cloud: CloudModel, raw: RawState): CloudState {
+/** The input of a state, for patching and slicing: refused for a model that did not keep it. */
+export function rawOf(state: CloudState): RawState {
+  if (!state.rawInput) throw new TypeError('this model was prepared with keepInput: false: it cannot be patched or sliced');
+  return state.rawInput;
+}
+
+/** The state of a freshly parsed cloud model (its input `raw`, unless it is not to be kept). */
+export function stateOf(cloud: CloudModel, raw: RawState | undefined): CloudState {
   const groups = PMap.from(cloud.groups);
   const ports = PMap.from(cloud.ports.map((p) => [p.id, p] as const));
   const portsByHost = PMap.from(cloud.portsByHost);
@@ -123,7 +130,7 @@ export function stateOf(cloud: CloudModel, raw: RawState): CloudState {
   const named = PMap.empty<true>().edit();
   for (const id of cloud.namedDevices) named.set(id, true);
   return assemble({
-    raw,
+    rawInput: raw,
     groups,
     members: PMap.from(cloud.members),
     addressGroups: PMap.from(cloud.addressGroups),
@@ -190,6 +197,6 @@ export function assemble(parts: StateParts): CloudState {
     portsByHost: parts.portsByHost,
     unboundPorts: parts.unboundPorts,
   };
-  const { raw, groups, members, addressGroups, ports, portsByHost, portsOfGroup, refsTo, named } = parts;
-  return { model, raw, groups, members, addressGroups, ports, portsByHost, portsOfGroup, refsTo, named };
+  const { rawInput, groups, members, addressGroups, ports, portsByHost, portsOfGroup, refsTo, named } = parts;
+  return { model, rawInput, groups, members, addressGroups, ports, portsByHost, portsOfGroup, refsTo, named };
 }

@@ -1,5 +1,5 @@
 /**
- * `npm run bench` (tsx test/bench/run.ts [--quick] [--cloud-nft] [--delta] [--audit] [--kernel]): compile the generated models at growing
+ * `npm run bench` (tsx test/bench/run.ts [--quick] [--cloud-nft] [--delta] [--audit] [--kernel] [--cloud]): compile the generated models at growing
  * sizes and print one row per size and mode, against the I/O floor measured in the same run;
  * check the performance targets; write test/bench/results.md and test/bench/scaling.svg.
  * `--doubling` runs only the doubling probes and prints their verdict (writes nothing).
@@ -11,6 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { type AuditRow, auditSection } from './audit.js';
 import { type DeltaRow, deltaSection } from './delta.js';
 import { type KernelDeltaResult, kernelDeltaSection } from './kernel-delta.js';
+import type { CloudRow } from './cloud.js';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -122,6 +123,142 @@ function kernelDeltaResult(lib: string): KernelDeltaResult {
   const r = spawnSync(process.execPath, ['--import', 'tsx', join(HERE, 'kernel-delta.ts'), lib], { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 26, timeout: 900_000 });
   if (r.status !== 0) throw new Error(`kernel delta worker failed (${r.status ?? r.signal}): ${r.stderr.slice(0, 2000)}`);
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as KernelDeltaResult;
+}
+
+// ---- cloud scale (server side) ---------------------------------------------------------------
+
+const CLOUD_SIZES: readonly [number, number][] = [
+  [10_000, 100],
+  [100_000, 1_000],
+];
+
+/** The server-side rows of one cloud size, measured in a fresh process (test/bench/cloud.ts). */
+function cloudRow(lib: string, ports: number, hosts: number): CloudRow {
+  const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', join(HERE, 'cloud.ts'), lib, String(ports), String(hosts)], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    maxBuffer: 1 << 26,
+    timeout: 900_000,
+  });
+  if (r.status !== 0) throw new Error(`cloud worker failed (${r.status ?? r.signal}): ${r.stderr.slice(0, 2000)}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as CloudRow;
+}
+
+interface AllHostsRun {
+  readonly jobs: number;
+  readonly seconds: number;
+  /** User + system CPU seconds of the process (all its threads). */
+  readonly cpuSeconds: number;
+  readonly peakRssMB: number;
+  readonly outputBytes: number;
+}
+
+/** Every host of a cloud compiled by the CLI (`compile --each-host -o DIR --jobs N`): wall time and peak RSS (GNU time). */
+function allHosts(modelPath: string, jobs: number): AllHostsRun {
+  const out = join(WORK, `all-hosts-${jobNo++}`);
+  const r = spawnSync('/usr/bin/time', ['-f', '%e %M %U %S', process.execPath, join(ROOT, 'bin', 'sgnf'), 'compile', modelPath, '--each-host', '-o', out, '--jobs', String(jobs)], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    maxBuffer: 1 << 26,
+    timeout: 1_800_000,
+  });
+  if (r.status !== 0) throw new Error(`sgnf compile --each-host failed (${r.status ?? r.signal}): ${r.stderr.slice(0, 1000)}`);
+  const [seconds, kb, user, sys] = r.stderr.trim().split('\n').pop()!.split(' ').map(Number);
+  let outputBytes = 0;
+  const walk = (d: string): void => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      if (e.isDirectory()) walk(join(d, e.name));
+      else outputBytes += statSync(join(d, e.name)).size;
+    }
+  };
+  walk(out);
+  rmSync(out, { recursive: true, force: true });
+  return { jobs, seconds: seconds!, cpuSeconds: user! + sys!, peakRssMB: kb! / 1024, outputBytes };
+}
+
+interface CloudSize {
+  readonly row: CloudRow;
+  readonly runs: readonly AllHostsRun[];
+  /** What two threads of pure computation got against one, just before the runs (2 on two idle cores). */
+  readonly capacity: number;
+}
+
+/**
+ * Parallel capacity of the machine right now: a fixed computation in one thread, then in two at
+ * once; 2 × (one ÷ two) is 2 on two idle cores, 1 when the neighbours leave one core's worth.
+ */
+function parallelCapacity(): number {
+  const script = `
+    const { Worker, isMainThread } = require('node:worker_threads');
+    const spin = () => { let x = 0; for (let i = 0; i < 2e8; i++) x = (x + i * 7) % 1000003; return x; };
+    if (isMainThread) {
+      let t = performance.now(); spin(); const one = performance.now() - t;
+      t = performance.now(); const w = new Worker(__filename); spin();
+      w.once('exit', () => console.log(one / (performance.now() - t)));
+    } else spin();`;
+  const f = join(WORK, 'capacity.cjs');
+  writeFileSync(f, script);
+  const r = spawnSync(process.execPath, [f], { encoding: 'utf8' });
+  return 2 * Number(r.stdout.trim());
+}
+
+function cloudSizes(lib: string): CloudSize[] {
+  return CLOUD_SIZES.map(([ports, hosts]) => {
+    process.stderr.write(`  cloud ${ports} ports / ${hosts} hosts: library rows\n`);
+    const row = cloudRow(lib, ports, hosts);
+    const modelPath = join(WORK, `cloud-${ports}.json`);
+    writeFileSync(modelPath, JSON.stringify(cloudWide({ ports, hosts })));
+    const capacity = parallelCapacity();
+    const runs = [1, 2].map((jobs) => {
+      process.stderr.write(`  cloud ${ports} ports / ${hosts} hosts: every host, --jobs ${jobs}\n`);
+      return allHosts(modelPath, jobs);
+    });
+    rmSync(modelPath);
+    return { row, runs, capacity };
+  });
+}
+
+/** The markdown lines of the cloud-scale section: two tables and the targets. */
+function cloudSection(sizes: readonly CloudSize[]): string[] {
+  const mb = (b: number): string => bytes(b);
+  const out = [
+    '| cloud | model | prepare ms | prepared heap | RSS | deep copy ms | one-member patch + affected ms (min; CPU) | hosts reached | one-rule patch + affected ms (min; CPU) | hosts reached | slice ms first / warm (min; CPU) | slice JSON ms |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const { row: r } of sizes) {
+    out.push(
+      `| ${int(r.ports)} ports, ${int(r.hosts)} hosts, ${int(r.groups)} groups | ${mb(r.cloudBytes)} | ${ms(r.prepareMs)} | ${int(r.preparedHeapMB)} MB | ${int(r.rssMB)} MB | ${ms(r.cloneMs)} | ` +
+        `${ms(r.memberPatch.affectedMs)} (${ms(r.memberPatch.affectedMinMs)}; ${ms(r.memberPatch.cpuMs)}) | ${int(r.memberPatch.hostsReached)} | ` +
+        `${ms(r.rulePatch.affectedMs)} (${ms(r.rulePatch.affectedMinMs)}; ${ms(r.rulePatch.cpuMs)}) | ${int(r.rulePatch.hostsReached)} | ` +
+        `${ms(r.sliceColdMs)} / ${ms(r.sliceMs)} (${ms(r.sliceMinMs)}; ${ms(r.sliceCpuMs)}) | ${ms(r.sliceJsonMs)} |`,
+    );
+  }
+  out.push(
+    '',
+    '| cloud | per host: slice | compiled files | Neutron RPC, rules expanded per member | whole model | every host, --jobs 1 (CPU) | --jobs 2 (CPU) | speed-up | machine\'s 2-thread capacity | peak RSS (1 / 2) | output |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  );
+  for (const { row: r, runs, capacity } of sizes) {
+    const [one, two] = runs as [AllHostsRun, AllHostsRun];
+    out.push(
+      `| ${int(r.ports)} ports, ${int(r.hosts)} hosts | ${mb(r.sliceBytes)} | ${mb(r.compiledBytes)} | ${mb(r.neutronBytes)} | ${mb(r.cloudBytes)} | ` +
+        `${one.seconds.toFixed(1)} s (${one.cpuSeconds.toFixed(1)} s) | ${two.seconds.toFixed(1)} s (${two.cpuSeconds.toFixed(1)} s) | ×${(one.seconds / two.seconds).toFixed(2)} | ×${capacity.toFixed(2)} | ${int(one.peakRssMB)} / ${int(two.peakRssMB)} MB | ${mb(two.outputBytes)} |`,
+    );
+  }
+  const big = sizes.find((x) => x.row.ports === 100_000);
+  if (big) {
+    const r = big.row;
+    const [one, two] = big.runs as [AllHostsRun, AllHostsRun];
+    const verdict = (ok: boolean): string => (ok ? 'met' : '**missed**');
+    out.push(
+      '',
+      `- ${verdict(r.memberPatch.affectedMs <= 5)} — affected for a one-member patch ≤ 5 ms from a prepared model: ${ms(r.memberPatch.affectedMs)} ms (min ${ms(r.memberPatch.affectedMinMs)}, CPU ${ms(r.memberPatch.cpuMs)} ms; the patch alone ${ms(r.memberPatch.ms)} ms)`,
+      `- ${verdict(r.sliceMs <= 5)} — slice of one host ≤ 5 ms: ${ms(r.sliceMs)} ms warm (min ${ms(r.sliceMinMs)}, CPU ${ms(r.sliceCpuMs)} ms; a host's first slice ${ms(r.sliceColdMs)} ms), ${mb(r.sliceBytes)} per host`,
+      `- ${verdict(one.seconds / two.seconds >= 1.7)} — every host with --jobs 2 ≥ 1.7 × as fast as --jobs 1: ×${(one.seconds / two.seconds).toFixed(2)} (${one.seconds.toFixed(1)} s → ${two.seconds.toFixed(1)} s; two threads of pure computation got ×${big.capacity.toFixed(2)} on this machine just before; CPU ${one.cpuSeconds.toFixed(1)} s → ${two.cpuSeconds.toFixed(1)} s)`,
+      `- ${verdict(two.seconds <= 30 && two.peakRssMB <= 2048)} — the 100,000-port cloud, every host, ≤ 30 s and peak RSS ≤ 2 GB: ${two.seconds.toFixed(1)} s, ${int(two.peakRssMB)} MB (--jobs 2; ${mb(two.outputBytes)} written)`,
+    );
+  }
+  return out;
 }
 
 /** The incremental-update rows, measured in a fresh process (test/bench/delta.ts). */
@@ -457,6 +594,12 @@ function main(): void {
     return;
   }
 
+  if (process.argv.includes('--cloud')) {
+    if (cli) throw new Error(`the cloud rows need the CLI: ${cli}`);
+    console.log(cloudSection(cloudSizes(join(LIB, 'index.js'))).join('\n'));
+    return;
+  }
+
   if (process.argv.includes('--delta')) {
     console.log(deltaSection(deltaRows(join(LIB, 'index.js'))).join('\n'));
     return;
@@ -518,6 +661,8 @@ function main(): void {
   console.log('\nDrift audit (test/bench/audit.ts):\n' + audits.join('\n'));
   const kernelDeltas = kernelDeltaSection(kernelDeltaResult(join(LIB, 'index.js')));
   console.log('\nDelta vs full reload in a kernel (test/bench/kernel-delta.ts):\n' + kernelDeltas.join('\n'));
+  const clouds = cli === undefined ? cloudSection(cloudSizes(join(LIB, 'index.js'))) : [`not measured: ${cli}`];
+  console.log('\nCloud scale, server side (test/bench/cloud.ts):\n' + clouds.join('\n'));
   const table = rows.map(cells);
   const { verdicts, growth } = targets(rows, doubling);
   const agg = aggregationLines(rows);
@@ -601,6 +746,12 @@ function main(): void {
     "`audit(model, dumps)` of a host against its own dump (the tools' layout, rendered from the compiled state: test/bench/audit-dumps.ts), alternating with a full compile of the same model; then with the model prepared once; then a drifted dump (1 % of the members gone, one port chain flushed) with its repair computed.",
     '',
     ...audits,
+    '',
+    '## Cloud scale (server side)',
+    '',
+    'The cloud-wide generator (one group per 50 ports, 10 rules each, 1 to 3 groups per port, every port bound to a host), in a fresh process per size (test/bench/cloud.ts). Patches from the prepared model (`prepared.patch(ops)`, then `affected(prepared, patched)`), 50 of each, medians (minimum; CPU time per call, which neighbours disturb least). Deep copy: `structuredClone` of the input, what patching a copy of the whole model would cost. Slices of 40 hosts: the first slice of each host (member texts made on first use), then again. Sizes per host: the slice\'s JSON, the host\'s compiled files, and Neutron\'s per-device RPC with each remote-group rule expanded per member (as `security_group_rules_for_devices` did without ipset), averaged over ten hosts. Every host: `sgnf compile --each-host -o DIR --jobs N`, one run each, wall time and peak RSS by GNU time, the files written to disk.',
+    '',
+    ...clouds,
     '',
     '## Notes',
     '',

@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type PreparedModel, cloudStateOf, compile, prepare } from '../../src/compile.js';
 import { affected } from '../../src/cloud/affected.js';
-import { materialize } from '../../src/cloud/state.js';
+import { materialize, rawOf } from '../../src/cloud/state.js';
 import { ModelError } from '../../src/model/errors.js';
 import { type Json, type Op, OPTION_SETS, applyReference, cloudArb, editsArb, hostsOf, patchOf } from '../support/cloud.js';
 import { RUNS } from '../support/property-runs.js';
@@ -80,7 +80,7 @@ function check(seed: number | undefined, runs: number): { applied: number; refus
         }
       }
       const fresh = prepare(result);
-      expect(materialize(cloudStateOf(next).raw)).toEqual(result);
+      expect(materialize(rawOf(cloudStateOf(next)))).toEqual(result);
       expect(warnings(next)).toEqual(warnings(fresh));
       const hosts = [...new Set([...hostsOf(cloud), ...hostsOf(result)])];
       for (const options of SOME_OPTIONS) {
@@ -170,7 +170,7 @@ describe('JSON Patch operations', () => {
       { op: 'add', path: '/sg_member_ips/web', value: { IPv4: ['10.9.0.0/16'] } },
       { op: 'add', path: '/devices/p1/x~1y', value: 1 },
     ]);
-    expect(materialize(cloudStateOf(next).raw)).toEqual(
+    expect(materialize(rawOf(cloudStateOf(next)))).toEqual(
       applyReference(model, [
         { op: 'add', path: '/devices/p1/fixed_ips/-', value: '10.0.0.9' },
         { op: 'add', path: '/sg_member_ips', value: { web: { IPv4: ['10.9.0.0/16'] } } },
