@@ -34,6 +34,7 @@ describe('the public API', () => {
         'diffPrepared',
         'explain',
         'formatAudit',
+        'hosts',
         'parseModel',
         'prepare',
         'slice',
