@@ -11,12 +11,15 @@
  *     when comments are on; in expanded mode the members of the groups they reference);
  *   - the members of every set those chains match (as the backend prints them: ipset entries,
  *     or the host and prefix elements of nft's two sets).
+ * (This holds for models whose hosts compile: a change that leaves a host's ports invalid together,
+ * two devices of one name say, throws ModelError here, as compiling the host would.)
  * So: a host whose own ports changed is compared port by port; a group whose chains changed
  * reaches the hosts that use it (before or after); a set whose entries changed reaches the hosts
  * whose chains match it. Everything else is equal on both sides by construction.
  */
 import { type Backend, type CompileOptions, type PreparedModel, cloudStateOf, resolveOptions } from '../compile.js';
 import { ModelError, child } from '../model/errors.js';
+import { selectHost } from '../model/select-host.js';
 import type { Direction, GroupRule, Port, SecurityGroup } from '../model/types.js';
 import type { Family } from '../net/ip.js';
 import { prefixKey } from '../net/ip.js';
@@ -269,6 +272,9 @@ export function affectedHosts(oldState: CloudState, newState: CloudState, option
     for (const p of [oldState.ports.get(id), newState.ports.get(id)]) if (p?.host !== undefined) touched.add(p.host);
   }
   for (const host of touched) {
+    // A change that leaves a host uncompilable (two devices with one name, a zone pinned twice) is
+    // bad input, even where it prints nothing (an unfiltered port): say so now.
+    selectHost(newState.model, host);
     const va = a.hostView(host);
     const vb = b.hostView(host);
     const zones = va.zones !== vb.zones;

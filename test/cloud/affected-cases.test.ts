@@ -83,6 +83,14 @@ describe('affected: hand-written changes', () => {
     expect(change((m) => (m['options'] = { firewall_driver: 'linuxbridge' })).hosts).toEqual(['h1', 'h2', 'h3']);
   });
 
+  it('a change that leaves a host uncompilable is refused, even by a port that prints nothing', () => {
+    const dup = (m: Obj): void => {
+      devices(m)['dhcp'] = { device_owner: 'network:dhcp', device: 'tapw2', mac_address: 'fa:16:3e:00:00:09', 'binding:host_id': 'h2' };
+      device(m, 'w2')['device'] = 'tapw2';
+    };
+    expect(() => change(dup)).toThrow(/already used by port/);
+  });
+
   it('an unbound port is refused: no host could compile it', () => {
     expect(() => change((m) => delete device(m, 'd1')['binding:host_id'])).toThrow(ModelError);
   });
