@@ -193,6 +193,14 @@ function heapLimitMB(task: HostTask): number {
   return Math.max(1024, Math.ceil((16 * bytes) / 2 ** 20) + 256);
 }
 
+/**
+ * The young generation of a worker thread, in MB. Given only an old-generation limit, V8 sizes a
+ * worker's young generation from it, far below the main thread's; every host's output is young
+ * garbage, and with the small default the scavenger took a fifth of each thread's time (the
+ * 100,000-port cloud with --jobs 2: 35 s and 67 s of CPU, against 26 s and 49 s with this).
+ */
+const WORKER_YOUNG_GENERATION_MB = 96;
+
 function fileSize(file: string): number {
   try {
     return statSync(file).size;
@@ -228,7 +236,7 @@ export async function eachHost(task: HostTask, out: string, jobs: number): Promi
     return { results: mine.results.sort(byHost), diagnostics: unit.diagnostics };
   }
 
-  const resourceLimits = { maxOldGenerationSizeMb: heapLimitMB(task) };
+  const resourceLimits = { maxOldGenerationSizeMb: heapLimitMB(task), maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB };
   let plan: OutputPlan | undefined;
   let planFailure: unknown;
   let diagnostics: readonly Diagnostic[] = [];

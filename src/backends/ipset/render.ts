@@ -8,7 +8,6 @@ import { JOIN_BLOCK_FROM, endLines, joinPrefixed, pushPrefixed } from '../shared
 import { IPSET_HASHSIZE_MAX, IPSET_HASHSIZE_MIN, IPSET_MAXELEM, IPSET_NAME_MAX } from '../../limits.js';
 import type { SetPlan, SetRef } from '../../plan/ir.js';
 import type { AddressList } from '../../net/list.js';
-import { child } from '../../model/errors.js';
 import { NameRegistry, objectKey } from '../shared/names.js';
 
 const KIND_TAG = { group: 'g', addressGroup: 'a' } as const;
@@ -23,7 +22,7 @@ export function ipsetNames(sets: readonly SetRef[], prefix: string): (ref: SetRe
   const registry = new NameRegistry('set');
   for (const s of sets) {
     const head = `${prefix}-${KIND_TAG[s.kind]}${s.family}-`;
-    const name = registry.claim(head + objectKey(s.id, IPSET_NAME_MAX - head.length), child(KIND_PATH[s.kind], s.id));
+    const name = registry.claim(head + objectKey(s.id, IPSET_NAME_MAX - head.length), KIND_PATH[s.kind], s.id);
     names.set(`${s.kind}\u0000${s.family}\u0000${s.id}`, name);
   }
   return (ref) => {

@@ -20,7 +20,6 @@ import type { Family } from '../../net/ip.js';
 import type { GroupChainPlan, HostPlan, PortPlan, Rule, SetRef, Step } from '../../plan/ir.js';
 import { IPTABLES_CHAIN_NAME_MAX } from '../../limits.js';
 import { hybridVeth } from '../../model/devices.js';
-import { child } from '../../model/errors.js';
 import { NameRegistry, objectKey } from '../shared/names.js';
 import { type IptChain, type IptTable, addressMatch, checkChainName, comment, renderMatches } from './syntax.js';
 
@@ -92,12 +91,12 @@ export function iptablesNames(plan: HostPlan, prefix: string): IptablesNames {
     prerouting: fixed('PREROUTING'),
     // Memoised: every port asks for its names and its groups' chain names several times.
     port: memo((id) => {
-      const k = chains.claim(`${prefix}-i${objectKey(id, portBudget)}`, child('$.devices', id)).slice(prefix.length + 2);
+      const k = chains.claim(`${prefix}-i${objectKey(id, portBudget)}`, '$.devices', id).slice(prefix.length + 2);
       return { ingress: `${prefix}-i${k}`, egress: `${prefix}-o${k}`, spoof: `${prefix}-s${k}` };
     }),
     group: memo((key) => {
       const g = plan.groupChains.get(key)!;
-      return chains.claim(`${prefix}-g${tag(g)}-${objectKey(g.group, groupBudget)}`, child('$.security_groups', g.group));
+      return chains.claim(`${prefix}-g${tag(g)}-${objectKey(g.group, groupBudget)}`, '$.security_groups', g.group);
     }),
   };
 }

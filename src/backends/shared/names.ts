@@ -17,7 +17,7 @@
  */
 import { createHash } from 'node:crypto';
 import { CHAIN_PREFIX_MAX, MODEL_ID_MAX } from '../../limits.js';
-import { ModelError } from '../../model/errors.js';
+import { ModelError, child } from '../../model/errors.js';
 import { printable } from '../../net/ip.js';
 
 const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
@@ -54,6 +54,26 @@ export const KEY_BUDGET_MIN = 7;
 export function objectKey(id: string, budget: number): string {
   if (budget < KEY_BUDGET_MIN) throw new Error(`name budget ${budget} is below ${KEY_BUDGET_MIN}`);
   if (id.length <= budget && PLAIN_ID.test(id)) return id;
+  let known = hashedKeys.get(budget);
+  if (known === undefined) hashedKeys.set(budget, (known = new Map()));
+  let key = known.get(id);
+  if (key === undefined) {
+    // Bounded: a long-lived process (an agent, a server) sees ids come and go.
+    if (known.size >= HASHED_KEYS_KEPT) known.clear();
+    known.set(id, (key = hashedKey(id, budget)));
+  }
+  return key;
+}
+
+/**
+ * Hashed keys already made, by budget: a UUID is longer than an iptables chain's budget, so every
+ * port and group of a cloud is hashed, and a cloud compiled host by host asks for the same ids'
+ * keys on every host (a SHA-256 each time was a tenth of compiling 1,000 hosts).
+ */
+const hashedKeys = new Map<number, Map<string, string>>();
+const HASHED_KEYS_KEPT = 1 << 18;
+
+function hashedKey(id: string, budget: number): string {
   const hashLen = Math.min(8, Math.max(6, budget - 4));
   const readable = id
     .toLowerCase()
@@ -92,16 +112,21 @@ export function checkPrefix(prefix: string): string {
  * objects can only meet on a hash collision: reported as bad input naming both objects.
  */
 export class NameRegistry {
-  private readonly owners = new Map<string, string>();
+  /** name → its owner: the collection's JSON path and the id (the path is only built to report). */
+  private readonly owners = new Map<string, { readonly collection: string; readonly id: string }>();
   constructor(private readonly what: string) {}
 
-  /** Registers `name` for the object at JSON path `owner`; the same owner may ask again. */
-  claim(name: string, owner: string): string {
+  /** Registers `name` for the object `id` of `collection` (`$.devices`…); the same owner may ask again. */
+  claim(name: string, collection: string, id: string): string {
     const other = this.owners.get(name);
-    if (other === undefined) this.owners.set(name, owner);
-    else if (other !== owner) {
+    if (other === undefined) this.owners.set(name, { collection, id });
+    else if (other.collection !== collection || other.id !== id) {
       throw new ModelError([
-        { code: 'name-collision', path: owner, message: `its ${this.what} name ${name} equals that of ${other} (a hash collision of the two ids): change one id` },
+        {
+          code: 'name-collision',
+          path: child(collection, id),
+          message: `its ${this.what} name ${name} equals that of ${child(other.collection, other.id)} (a hash collision of the two ids): change one id`,
+        },
       ]);
     }
     return name;
