@@ -1,20 +1,22 @@
 /**
- * --each-host on every core: the hosts of a cloud are spread over worker threads (`--jobs N`,
- * default: the number of CPUs), each thread holding its own prepared model, all of them taking
- * the next host from one shared counter. The output is written by the steps of output.ts: the
- * main thread plans it (checks, directories), every thread stages each host's files as soon as
- * they are made (a cloud's rulesets do not fit in memory at once), and the main thread commits
- * them once every host has succeeded: all or nothing, and identical to `--jobs 1` (each host is
- * compiled alone, by the same code).
+ * --each-host on every core: the hosts of a cloud are spread over N threads (`--jobs N`,
+ * default: the number of CPUs), each holding its own prepared model, all of them taking the next
+ * host from one shared counter. The output is written by the steps of output.ts: the main thread
+ * plans it (checks, directories), every thread stages each host's files as soon as they are made
+ * (a cloud's rulesets do not fit in memory at once), and the main thread commits them once every
+ * host has succeeded: all or nothing, and identical to `--jobs 1` (each host is compiled alone, by
+ * the same code).
  *
- * With --jobs 1 everything happens in the main thread. With N > 1 the main thread only plans and
- * commits: N workers prepare and compile, each with a bounded heap (N models in one process), and
- * bad input is reported by them with the same message as without --jobs.
+ * The main thread is one of the N: it prepares its model while N - 1 worker threads start and
+ * prepare theirs, plans the output and starts on the hosts; a worker joins when its model is
+ * ready. So a small cloud is done by the main thread before a worker would have paid for its
+ * start, and the workers that never took a host are stopped (they hold nothing). Bad input is
+ * found by the main thread, with the same message as without --jobs.
  */
 import { availableParallelism } from 'node:os';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
+import { type ResourceLimits, Worker } from 'node:worker_threads';
 import { type CompileOptions, type CompileStats, OUTPUT_FILES, type PreparedModel, prepare } from '../compile.js';
 import { slice } from '../cloud/slice.js';
 import { DELTA_FILES, DiffModelError, diffPrepared, emptyDiff } from '../delta/diff.js';
@@ -97,20 +99,29 @@ function fileNames(task: HostTask): readonly string[] {
   return task.kind === 'compile' ? OUTPUT_FILES[backend] : DELTA_FILES[backend];
 }
 
-/** Shared between the threads: the next host to take; set when a thread failed; the plan's state. */
+/**
+ * Shared between the threads (Int32 slots): the next host to take; set when a thread failed;
+ * the plan's state; then one slot per worker: preparing, working (it may hold staged files), or
+ * cancelled (the main thread finished or failed while it was still preparing).
+ */
 const NEXT = 0;
 const FAILED = 1;
 const PLAN = 2;
+const WORKER_STATE = 3;
 const PLAN_READY = 1;
 const PLAN_ABANDONED = 2;
+const PREPARING = 0;
+const WORKING = 1;
+const CANCELLED = 2;
 
-interface ThreadOutcome {
-  readonly staged: Staged[];
-  readonly results: HostResult[];
+/** Where a thread reports each staged file and each finished host, as soon as it has them. */
+interface Sink {
+  staged(s: Staged): void;
+  result(r: HostResult): void;
 }
 
 /** Take hosts from the shared counter until none is left (or a thread failed); stage their files. */
-function work(unit: Unit, task: HostTask, root: string, counter: Int32Array, into: ThreadOutcome): void {
+function work(unit: Unit, task: HostTask, root: string, counter: Int32Array, into: Sink): void {
   const names = fileNames(task);
   for (;;) {
     if (Atomics.load(counter, FAILED) !== 0) return;
@@ -123,20 +134,24 @@ function work(unit: Unit, task: HostTask, root: string, counter: Int32Array, int
     const finals = names.map((n) => join(root, host, n));
     names.forEach((n, k) => {
       try {
-        into.staged.push(stageText(finals[k]!, r.files[n]!));
+        into.staged(stageText(finals[k]!, r.files[n]!));
       } catch (e) {
         throw new OutputError(`cannot write ${quotePath(finals[k]!)}: ${reason(e)}; nothing was written`);
       }
     });
-    into.results.push({ host, files: finals, ...(r.stats && { stats: r.stats }), ...(r.empty !== undefined && { empty: r.empty }) });
+    into.result({ host, files: finals, ...(r.stats && { stats: r.stats }), ...(r.empty !== undefined && { empty: r.empty }) });
   }
 }
 
-/** What a worker thread sends: its hosts (once its model is prepared), then how it ended. */
+/**
+ * What a worker thread sends: each file it staged and each host it finished as it goes (so the
+ * main thread can remove the temporaries of a thread that died, out of memory say), then how it
+ * ended.
+ */
 type WorkerMessage =
-  | { readonly kind: 'hosts'; readonly hosts: readonly string[]; readonly diagnostics: readonly Diagnostic[] }
-  | { readonly kind: 'done'; readonly ok: true; readonly outcome: ThreadOutcome }
-  | { readonly kind: 'done'; readonly ok: false; readonly error: SerializedError; readonly outcome: ThreadOutcome };
+  | { readonly kind: 'staged'; readonly staged: Staged }
+  | { readonly kind: 'result'; readonly result: HostResult }
+  | { readonly kind: 'done'; readonly error?: SerializedError };
 
 type SerializedError =
   | { readonly kind: 'model'; readonly message: string; readonly issues: ModelError['issues'] }
@@ -160,20 +175,20 @@ function revive(s: SerializedError): Error {
   return new Error(`a worker thread failed: ${s.message}`);
 }
 
-/** Entry of a worker thread (host-worker.ts). */
-export function workerMain(data: { task: HostTask; out: string; shared: SharedArrayBuffer }, post: (m: WorkerMessage) => void): void {
+/** Entry of a worker thread (host-worker.ts); `slot`: its state in the shared counter. */
+export function workerMain(data: { task: HostTask; out: string; shared: SharedArrayBuffer; slot: number }, post: (m: WorkerMessage) => void): void {
   const counter = new Int32Array(data.shared);
-  const outcome: ThreadOutcome = { staged: [], results: [] };
+  const sink: Sink = { staged: (staged) => post({ kind: 'staged', staged }), result: (result) => post({ kind: 'result', result }) };
   try {
     const unit = unitOf(data.task);
-    post({ kind: 'hosts', hosts: unit.hosts, diagnostics: unit.diagnostics });
     // Nothing is written before the main thread's plan (its checks and directories) is there.
     Atomics.wait(counter, PLAN, 0);
-    if (Atomics.load(counter, PLAN) === PLAN_READY) work(unit, data.task, outputRoot(data.out), counter, outcome);
-    post({ kind: 'done', ok: true, outcome });
+    const started = Atomics.compareExchange(counter, data.slot, PREPARING, WORKING) === PREPARING;
+    if (started && Atomics.load(counter, PLAN) === PLAN_READY) work(unit, data.task, outputRoot(data.out), counter, sink);
+    post({ kind: 'done' });
   } catch (e) {
     Atomics.store(counter, FAILED, 1);
-    post({ kind: 'done', ok: false, error: serialize(e), outcome });
+    post({ kind: 'done', error: serialize(e) });
   }
 }
 
@@ -210,100 +225,97 @@ function fileSize(file: string): number {
 }
 
 /**
- * Run a task for every host into `out/<host>/`: in this thread (`jobs` 1), or in `jobs` worker
- * threads while this one plans and commits the output. Returns the hosts' results in host order
- * and the model's warnings; writes nothing unless every host succeeds.
+ * Run a task for every host into `out/<host>/`: in this thread and `jobs` - 1 worker threads.
+ * Returns the hosts' results in host order and the model's warnings; writes nothing unless every
+ * host succeeds.
  */
 export async function eachHost(task: HostTask, out: string, jobs: number): Promise<{ results: HostResult[]; diagnostics: readonly Diagnostic[] }> {
   if (!Number.isInteger(jobs) || jobs < 1) throw new UsageError(`--jobs must be a positive integer, not ${jobs}`);
   const names = fileNames(task);
   const planFor = (hosts: readonly string[]): OutputPlan => planOutput(out, hosts.flatMap((h) => names.map((n) => `${h}/${n}`)));
   const byHost = (a: HostResult, b: HostResult): number => (a.host < b.host ? -1 : a.host > b.host ? 1 : 0);
-  const shared = new SharedArrayBuffer(3 * Int32Array.BYTES_PER_ELEMENT);
+  const shared = new SharedArrayBuffer((WORKER_STATE + jobs - 1) * Int32Array.BYTES_PER_ELEMENT);
   const counter = new Int32Array(shared);
 
-  if (jobs === 1) {
-    const unit = unitOf(task);
-    const plan = planFor(unit.hosts);
-    const mine: ThreadOutcome = { staged: [], results: [] };
-    try {
-      work(unit, task, plan.root, counter, mine);
-    } catch (e) {
-      abandonOutput(plan, mine.staged);
-      throw e;
-    }
-    commitOutput(plan, mine.staged);
-    return { results: mine.results.sort(byHost), diagnostics: unit.diagnostics };
-  }
-
   const resourceLimits = { maxOldGenerationSizeMb: heapLimitMB(task), maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB };
-  let plan: OutputPlan | undefined;
-  let planFailure: unknown;
-  let diagnostics: readonly Diagnostic[] = [];
+  const staged: Staged[] = [];
+  const results: HostResult[] = [];
+  const sink: Sink = { staged: (s) => staged.push(s), result: (r) => results.push(r) };
+  const workers = Array.from({ length: jobs - 1 }, (_, k) => startWorker({ task, out, shared, slot: WORKER_STATE + k }, resourceLimits, counter, sink));
+  /** Stops the workers still preparing (they hold nothing); the others end on their own. */
+  const cancelIdle = (): void => {
+    workers.forEach((w, k) => {
+      if (Atomics.compareExchange(counter, WORKER_STATE + k, PREPARING, CANCELLED) === PREPARING) void w.worker.terminate();
+    });
+  };
   const release = (state: number): void => {
-    if (Atomics.load(counter, PLAN) !== 0) return;
     Atomics.store(counter, PLAN, state);
     Atomics.notify(counter, PLAN);
   };
-  const ended = Array.from(
-    { length: jobs },
-    () =>
-      new Promise<Extract<WorkerMessage, { kind: 'done' }>>((resolve, reject) => {
-        const w = new Worker(new URL('./host-worker.js', import.meta.url), { workerData: { task, out, shared }, resourceLimits });
-        let answered = false;
-        w.on('message', (m: WorkerMessage) => {
-          if (m.kind === 'hosts') {
-            // The first thread with its model prepared plans the output for all (they agree).
-            if (plan === undefined && planFailure === undefined) {
-              try {
-                plan = planFor(m.hosts);
-                diagnostics = m.diagnostics;
-                release(PLAN_READY);
-              } catch (e) {
-                planFailure = e;
-                Atomics.store(counter, FAILED, 1);
-                release(PLAN_ABANDONED);
-              }
-            }
-            return;
-          }
-          answered = true;
-          if (!m.ok) {
-            Atomics.store(counter, FAILED, 1);
-            release(PLAN_ABANDONED);
-          }
-          resolve(m);
-        });
-        w.once('error', (e) => {
-          Atomics.store(counter, FAILED, 1);
-          release(PLAN_ABANDONED);
-          const oom = (e as NodeJS.ErrnoException).code === 'ERR_WORKER_OUT_OF_MEMORY';
-          reject(oom ? new Error(`a worker thread ran out of its ${resourceLimits.maxOldGenerationSizeMb} MB heap: try fewer --jobs`) : e);
-        });
-        w.once('exit', (code) => {
-          if (answered) return;
-          Atomics.store(counter, FAILED, 1);
-          release(PLAN_ABANDONED);
-          reject(new Error(`a worker thread exited (${code}) without an answer`));
-        });
-      }),
-  );
+
   let failure: unknown;
-  const staged: Staged[] = [];
-  const results: HostResult[] = [];
-  for (const settled of await Promise.allSettled(ended)) {
-    if (settled.status === 'rejected') failure ??= settled.reason;
-    else {
-      staged.push(...settled.value.outcome.staged);
-      results.push(...settled.value.outcome.results);
-      if (!settled.value.ok) failure ??= revive(settled.value.error);
-    }
+  let plan: OutputPlan | undefined;
+  let diagnostics: readonly Diagnostic[] = [];
+  try {
+    const unit = unitOf(task);
+    diagnostics = unit.diagnostics;
+    plan = planFor(unit.hosts);
+    release(PLAN_READY);
+    work(unit, task, plan.root, counter, sink);
+  } catch (e) {
+    failure = e;
+    Atomics.store(counter, FAILED, 1);
   }
-  failure ??= planFailure;
+  if (plan === undefined) release(PLAN_ABANDONED);
+  // Every host is taken (or a thread failed): a worker still preparing has nothing left to do.
+  cancelIdle();
+  for (const settled of await Promise.allSettled(workers.map((w) => w.ended))) if (settled.status === 'rejected') failure ??= settled.reason;
   if (failure !== undefined || plan === undefined) {
     if (plan) abandonOutput(plan, staged);
-    throw failure ?? new Error('no worker thread planned the output');
+    throw failure ?? new Error('the output was not planned');
   }
   commitOutput(plan, staged);
   return { results: results.sort(byHost), diagnostics };
+}
+
+interface Started {
+  readonly worker: Worker;
+  /** Settles when the worker has ended: rejected with its failure. */
+  readonly ended: Promise<void>;
+}
+
+/** A worker thread whose staged files and results go to `sink` as they come. */
+function startWorker(
+  workerData: { task: HostTask; out: string; shared: SharedArrayBuffer; slot: number },
+  resourceLimits: ResourceLimits,
+  counter: Int32Array,
+  sink: Sink,
+): Started {
+  const cancelled = (): boolean => Atomics.load(counter, workerData.slot) === CANCELLED;
+  const worker = new Worker(new URL('./host-worker.js', import.meta.url), { workerData, resourceLimits });
+  const ended = new Promise<void>((resolve, reject) => {
+    let answered = false;
+    worker.on('message', (m: WorkerMessage) => {
+      if (m.kind === 'staged') sink.staged(m.staged);
+      else if (m.kind === 'result') sink.result(m.result);
+      else if (m.error === undefined) answered = true;
+      else {
+        Atomics.store(counter, FAILED, 1);
+        reject(revive(m.error));
+      }
+    });
+    worker.once('error', (e) => {
+      Atomics.store(counter, FAILED, 1);
+      const oom = (e as NodeJS.ErrnoException).code === 'ERR_WORKER_OUT_OF_MEMORY';
+      reject(oom ? new Error(`a worker thread ran out of its ${resourceLimits.maxOldGenerationSizeMb} MB heap: try fewer --jobs`) : e);
+    });
+    worker.once('exit', (code) => {
+      if (answered || cancelled()) resolve();
+      else {
+        Atomics.store(counter, FAILED, 1);
+        reject(new Error(`a worker thread exited (${code}) without an answer`));
+      }
+    });
+  });
+  return { worker, ended };
 }
