@@ -151,6 +151,7 @@ interface AllHostsRun {
   readonly cpuSeconds: number;
   readonly peakRssMB: number;
   readonly outputBytes: number;
+  readonly outputFiles: number;
 }
 
 /** Every host of a cloud compiled by the CLI (`compile --each-host -o DIR --jobs N`): wall time and peak RSS (GNU time). */
@@ -165,15 +166,19 @@ function allHosts(modelPath: string, jobs: number): AllHostsRun {
   if (r.status !== 0) throw new Error(`sgnf compile --each-host failed (${r.status ?? r.signal}): ${r.stderr.slice(0, 1000)}`);
   const [seconds, kb, user, sys] = r.stderr.trim().split('\n').pop()!.split(' ').map(Number);
   let outputBytes = 0;
+  let outputFiles = 0;
   const walk = (d: string): void => {
     for (const e of readdirSync(d, { withFileTypes: true })) {
       if (e.isDirectory()) walk(join(d, e.name));
-      else outputBytes += statSync(join(d, e.name)).size;
+      else {
+        outputBytes += statSync(join(d, e.name)).size;
+        outputFiles++;
+      }
     }
   };
   walk(out);
   rmSync(out, { recursive: true, force: true });
-  return { jobs, seconds: seconds!, cpuSeconds: user! + sys!, peakRssMB: kb! / 1024, outputBytes };
+  return { jobs, seconds: seconds!, cpuSeconds: user! + sys!, peakRssMB: kb! / 1024, outputBytes, outputFiles };
 }
 
 interface CloudSize {
@@ -183,6 +188,8 @@ interface CloudSize {
   readonly two: readonly AllHostsRun[];
   /** What two threads got against one just before the runs (2 on two idle cores): pure computation, and compiling hosts. */
   readonly capacity: { readonly compute: number; readonly compile: number };
+  /** Writing the same number of files and bytes as every host's output, in one thread and in two: seconds. */
+  readonly writeFloor: { readonly one: number; readonly two: number };
 }
 
 /** Rounds of each --jobs setting; each setting's fastest round is compared (neighbours only ever slow a run down). */
@@ -228,6 +235,40 @@ function parallelCapacity(kind: 'spin' | 'compile', lib: string, modelPath: stri
   return 2 * Number(r.stdout.trim());
 }
 
+/**
+ * The output's own cost: `files` new files of `bytes` in all, written as the CLI writes them
+ * (created exclusively, one buffer each) by `threads` threads at once; wall seconds.
+ */
+function writeFloor(files: number, bytes: number, threads: number): number {
+  const dir = join(WORK, `write-floor-${jobNo++}`);
+  const script = `
+    import { Worker, isMainThread, workerData } from 'node:worker_threads';
+    import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+    const write = (from, to) => {
+      const text = 'x'.repeat(${Math.round(bytes / files)});
+      for (let i = from; i < to; i++) {
+        mkdirSync(${JSON.stringify(dir)} + '/' + (i >> 2), { recursive: true });
+        const fd = openSync(${JSON.stringify(dir)} + '/' + (i >> 2) + '/' + (i & 3), 'wx');
+        writeSync(fd, Buffer.from(text));
+        closeSync(fd);
+      }
+    };
+    if (isMainThread) {
+      const t = performance.now();
+      const n = ${threads}, per = Math.ceil(${files} / n);
+      const others = Array.from({ length: n - 1 }, (_, k) => new Promise((r) => new Worker(new URL(import.meta.url), { workerData: [(k + 1) * per, Math.min(${files}, (k + 2) * per)] }).once('exit', r)));
+      write(0, Math.min(${files}, per));
+      await Promise.all(others);
+      console.log((performance.now() - t) / 1000);
+    } else write(...workerData);`;
+  const f = join(WORK, 'write-floor.mjs');
+  writeFileSync(f, script);
+  const r = spawnSync(process.execPath, [f], { encoding: 'utf8' });
+  rmSync(dir, { recursive: true, force: true });
+  if (r.status !== 0) throw new Error(`write floor probe failed: ${r.stderr.slice(0, 1000)}`);
+  return Number(r.stdout.trim());
+}
+
 function cloudSizes(lib: string): CloudSize[] {
   return CLOUD_SIZES.map(([ports, hosts]) => {
     process.stderr.write(`  cloud ${ports} ports / ${hosts} hosts: library rows\n`);
@@ -244,7 +285,9 @@ function cloudSizes(lib: string): CloudSize[] {
       }
     }
     rmSync(modelPath);
-    return { row, one, two, capacity };
+    const { outputFiles, outputBytes } = two[0]!;
+    const floor = { one: writeFloor(outputFiles, outputBytes, 1), two: writeFloor(outputFiles, outputBytes, 2) };
+    return { row, one, two, capacity, writeFloor: floor };
   });
 }
 
@@ -269,16 +312,16 @@ function cloudSection(sizes: readonly CloudSize[]): string[] {
   }
   out.push(
     '',
-    "| cloud | per host: slice | compiled files | Neutron RPC, rules expanded per member | whole model | every host, --jobs 1: s per round; fastest's CPU | --jobs 2 | speed-up (fastest) | machine's 2-thread capacity: computation / compiling | peak RSS (1 / 2) | output |",
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    "| cloud | per host: slice | compiled files | Neutron RPC, rules expanded per member | whole model | every host, --jobs 1: s per round; fastest's CPU | --jobs 2 | speed-up (fastest) | machine's 2-thread capacity: computation / compiling | peak RSS (1 / 2) | output | writing it alone: 1 / 2 threads |",
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   );
-  for (const { row: r, one: ones, two: twos, capacity } of sizes) {
+  for (const { row: r, one: ones, two: twos, capacity, writeFloor: w } of sizes) {
     const one = fastest(ones);
     const two = fastest(twos);
     out.push(
       `| ${int(r.ports)} ports, ${int(r.hosts)} hosts | ${mb(r.sliceBytes)} | ${mb(r.compiledBytes)} | ${mb(r.neutronBytes)} | ${mb(r.cloudBytes)} | ` +
         `${secondsOf(ones)} s; ${one.cpuSeconds.toFixed(1)} s | ${secondsOf(twos)} s; ${two.cpuSeconds.toFixed(1)} s | ×${(one.seconds / two.seconds).toFixed(2)} | ` +
-        `×${capacity.compute.toFixed(2)} / ×${capacity.compile.toFixed(2)} | ${int(Math.max(...ones.map((x) => x.peakRssMB)))} / ${int(Math.max(...twos.map((x) => x.peakRssMB)))} MB | ${mb(two.outputBytes)} |`,
+        `×${capacity.compute.toFixed(2)} / ×${capacity.compile.toFixed(2)} | ${int(Math.max(...ones.map((x) => x.peakRssMB)))} / ${int(Math.max(...twos.map((x) => x.peakRssMB)))} MB | ${mb(two.outputBytes)} | ${w.one.toFixed(1)} / ${w.two.toFixed(1)} s |`,
     );
   }
   const big = sizes.find((x) => x.row.ports === 100_000);
@@ -292,7 +335,7 @@ function cloudSection(sizes: readonly CloudSize[]): string[] {
       '',
       `- ${verdict(r.memberPatch.affectedMs <= 5)} — affected for a one-member patch ≤ 5 ms from a prepared model: ${ms(r.memberPatch.affectedMs)} ms (min ${ms(r.memberPatch.affectedMinMs)}, CPU ${ms(r.memberPatch.cpuMs)} ms; the patch alone ${ms(r.memberPatch.ms)} ms)`,
       `- ${verdict(r.sliceMs <= 5)} — slice of one host ≤ 5 ms: ${ms(r.sliceMs)} ms warm (min ${ms(r.sliceMinMs)}, CPU ${ms(r.sliceCpuMs)} ms; a host's first slice ${ms(r.sliceColdMs)} ms), ${mb(r.sliceBytes)} per host`,
-      `- ${verdict(one.seconds / two.seconds >= 1.7)} — every host with --jobs 2 ≥ 1.7 × as fast as --jobs 1: ×${(one.seconds / two.seconds).toFixed(2)} (fastest of ${ALL_HOSTS_ROUNDS} rounds each: ${one.seconds.toFixed(1)} s → ${two.seconds.toFixed(1)} s; just before, two threads got ×${big.capacity.compute.toFixed(2)} on pure computation and ×${big.capacity.compile.toFixed(2)} compiling hosts (no files written); CPU ${one.cpuSeconds.toFixed(1)} s → ${two.cpuSeconds.toFixed(1)} s)`,
+      `- ${verdict(one.seconds / two.seconds >= 1.7)} — every host with --jobs 2 ≥ 1.7 × as fast as --jobs 1: ×${(one.seconds / two.seconds).toFixed(2)} (fastest of ${ALL_HOSTS_ROUNDS} rounds each: ${one.seconds.toFixed(1)} s → ${two.seconds.toFixed(1)} s; just before, two threads got ×${big.capacity.compute.toFixed(2)} on pure computation and ×${big.capacity.compile.toFixed(2)} compiling hosts (no files written), and writing the output's files and bytes alone took ${big.writeFloor.one.toFixed(1)} s in one thread, ${big.writeFloor.two.toFixed(1)} s in two; CPU ${one.cpuSeconds.toFixed(1)} s → ${two.cpuSeconds.toFixed(1)} s)`,
       `- ${verdict(two.seconds <= 30 && peak <= 2048)} — the 100,000-port cloud, every host, ≤ 30 s and peak RSS ≤ 2 GB: ${two.seconds.toFixed(1)} s, ${int(peak)} MB (--jobs 2; ${mb(two.outputBytes)} written)`,
     );
   }
@@ -787,7 +830,7 @@ function main(): void {
     '',
     '## Cloud scale (server side)',
     '',
-    'The cloud-wide generator (one group per 50 ports, 10 rules each, 1 to 3 groups per port, every port bound to a host), in a fresh process per size (test/bench/cloud.ts). Patches from the prepared model (`prepared.patch(ops)`, then `affected(prepared, patched)`), 50 of each, medians (minimum; CPU time per call, which neighbours disturb least). Deep copy: `structuredClone` of the input, what patching a copy of the whole model would cost. Slices of 40 hosts: the first slice of each host (member texts made on first use), then again. Sizes per host: the slice\'s JSON, the host\'s compiled files, and Neutron\'s per-device RPC with each remote-group rule expanded per member (as `security_group_rules_for_devices` did without ipset), averaged over ten hosts. Every host: `sgnf compile --each-host -o DIR --jobs N`, --jobs 1 and 2 alternating, two rounds each, wall time (each round) and peak RSS by GNU time, the files written to disk; the speed-up compares each setting\'s fastest round. Capacity: the same piece of work in one thread, then in two at once (2 on two idle cores): pure computation, and compiling the first 100 hosts from a prepared model (no files written).',
+    'The cloud-wide generator (one group per 50 ports, 10 rules each, 1 to 3 groups per port, every port bound to a host), in a fresh process per size (test/bench/cloud.ts). Patches from the prepared model (`prepared.patch(ops)`, then `affected(prepared, patched)`), 50 of each, medians (minimum; CPU time per call, which neighbours disturb least). Deep copy: `structuredClone` of the input, what patching a copy of the whole model would cost. Slices of 40 hosts: the first slice of each host (member texts made on first use), then again. Sizes per host: the slice\'s JSON, the host\'s compiled files, and Neutron\'s per-device RPC with each remote-group rule expanded per member (as `security_group_rules_for_devices` did without ipset), averaged over ten hosts. Every host: `sgnf compile --each-host -o DIR --jobs N`, --jobs 1 and 2 alternating, two rounds each, wall time (each round) and peak RSS by GNU time, the files written to disk; the speed-up compares each setting\'s fastest round. Capacity: the same piece of work in one thread, then in two at once (2 on two idle cores): pure computation, and compiling the first 100 hosts from a prepared model (no files written). Writing it alone: as many files and bytes as the output, created and written as the CLI does, by one thread and by two.',
     '',
     ...clouds,
     '',
