@@ -199,26 +199,32 @@ const ALL_HOSTS_ROUNDS = 2;
  * Parallel capacity of the machine right now: a fixed piece of work in one thread, then in two
  * at once; 2 × (one ÷ two) is 2 on two idle cores, 1 when the neighbours leave one core's worth.
  * `spin` is pure computation. `compile` is the work itself: the first 100 hosts of the cloud
- * compiled from a prepared model (each thread prepares its own before the clock starts; the
- * worker with the young generation each-host.ts gives it), which also takes the shared cache,
- * the memory bus and the collector, and so gets less from a second core than computation does.
+ * compiled from a freshly prepared model (each thread prepares its own before the clock starts;
+ * the worker with the young generation each-host.ts gives it), which also takes the shared
+ * cache, the memory bus and the collector.
  */
 function parallelCapacity(kind: 'spin' | 'compile', lib: string, modelPath: string): number {
   const script = `
     import { Worker, isMainThread, parentPort } from 'node:worker_threads';
     import { readFileSync } from 'node:fs';
     let work;
+    let fresh = () => {};
     if (${JSON.stringify(kind)} === 'spin') {
       work = () => { let x = 0; for (let i = 0; i < 2e8; i++) x = (x + i * 7) % 1000003; return x; };
     } else {
+      // Every pass on a fresh model: a prepared model caches what its hosts share, and each
+      // thread of --jobs fills its own model's caches.
       const { prepare, hosts } = await import(${JSON.stringify(pathToFileURL(lib).href)});
-      const p = prepare(JSON.parse(readFileSync(${JSON.stringify(modelPath)}, 'utf8')), { keepInput: false });
+      const text = readFileSync(${JSON.stringify(modelPath)}, 'utf8');
+      let p;
+      fresh = () => { p = undefined; p = prepare(JSON.parse(text), { keepInput: false }); };
+      fresh();
       const some = hosts(p).slice(0, 100);
       work = () => { let n = 0; for (const host of some) n += p.compile({ host }).files['iptables.v4'].length; return n; };
-      work();
     }
     if (isMainThread) {
       let t = performance.now(); work(); const one = performance.now() - t;
+      fresh();
       const w = new Worker(new URL(import.meta.url), { resourceLimits: { maxYoungGenerationSizeMb: 96 } });
       w.once('message', () => {
         t = performance.now(); w.postMessage('go'); work();
