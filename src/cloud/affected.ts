@@ -233,7 +233,7 @@ function checkBound(state: CloudState, which: string): void {
 }
 
 /** The hosts whose compiled files differ between two states of a cloud (see the header). */
-export function affectedHosts(oldState: CloudState, newState: CloudState, options: AffectedOptions = {}): Affected {
+function affectedHosts(oldState: CloudState, newState: CloudState, options: AffectedOptions = {}): Affected {
   checkBound(oldState, 'old');
   checkBound(newState, 'new');
   const resolve = (s: CloudState): Resolved => {

@@ -112,7 +112,7 @@ function without(list: readonly string[], few: ReadonlySet<string>): readonly st
 }
 
 /** The slice of one host (see the header) from a cloud state. */
-export function sliceState(state: CloudState, host: string): Obj {
+function sliceState(state: CloudState, host: string): Obj {
   const raw = rawOf(state);
   const ports = (state.portsByHost.get(host) ?? []).filter((p) => p.kind === 'filtered');
 

@@ -55,7 +55,7 @@ export function diff(old: unknown, next: unknown, options: CompileOptions = {}):
   return diffPrepared(prepareAs('old', old), prepareAs('new', next), options);
 }
 
-export function prepareAs(which: 'old' | 'new', input: unknown): PreparedModel {
+function prepareAs(which: 'old' | 'new', input: unknown): PreparedModel {
   try {
     return prepare(input);
   } catch (e) {

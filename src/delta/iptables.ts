@@ -72,7 +72,7 @@ function retargetRetyped(from: IptablesHostState, want: IptablesHostState, prefi
  * A swap also makes a large change appear at once; a small one applied line by line only passes
  * through memberships between the old and the new.
  */
-export function refillIsCheaper(changes: number, newSize: number): boolean {
+function refillIsCheaper(changes: number, newSize: number): boolean {
   return changes > newSize / 4 + 8;
 }
 
