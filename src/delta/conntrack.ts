@@ -37,6 +37,8 @@ const DIRECTIONS: readonly Direction[] = ['ingress', 'egress'];
 const FAMILIES: readonly Family[] = [4, 6];
 
 export function conntrackBetween(from: HostPlan, to: HostPlan): string {
+  // A members-only change shares the ports and chains (delta/members.ts): only lost members count.
+  if (from.ports === to.ports && from.groupChains === to.groupChains && from.zones === to.zones) return lostMembersOnly(from, to);
   const lines = new Set<string>();
   const zoneOf = zoneIndex(from);
   const newZoneOf = zoneIndex(to);
@@ -69,9 +71,7 @@ export function conntrackBetween(from: HostPlan, to: HostPlan): string {
   const seen = new Set<string>();
   const sameChains = (a: readonly string[], b: readonly string[]): boolean =>
     a.length === b.length && a.every((k, i) => k === b[i] && from.groupChains.get(k)?.rules === to.groupChains.get(k)?.rules);
-  // A members-only change shares the ports and chains (delta/members.ts): only lost members count.
-  const samePlan = from.ports === to.ports && from.groupChains === to.groupChains && from.zones === to.zones;
-  for (const p of samePlan ? [] : from.ports) {
+  for (const p of from.ports) {
     const zone = zoneOf.get(p.port.id);
     if (zone === undefined || zone === 'notrack') continue;
     const n = newPorts.get(p.port.id);
@@ -122,18 +122,45 @@ export function conntrackBetween(from: HostPlan, to: HostPlan): string {
       }
     }
   }
-  if (samePlan) {
-    for (const g of from.groupChains.values()) {
-      for (const r of g.rules) {
-        for (const m of r.matches) if (m.kind === 'set') memberRules.set(`${setKey(m.set)}\u0000${g.direction}\u0000${keys(r)}`, { set: setKey(m.set), f: g.family, d: g.direction, r });
-      }
-    }
-  }
   // A member that left a set loses the permission of every rule naming the set: its connections
   // are deleted once per rule, in every zone (one line per member and rule however many ports
   // use the rule; see the header for why this is the right width).
   for (const { set, f, d, r } of memberRules.values()) {
     for (const e of lost(set)) for (const line of ruleFilters(f, undefined, d, r, [], false, e)) lines.add(line);
+  }
+  return lines.size === 0 ? '' : endLines([...lines].sort());
+}
+
+/**
+ * The members-only case (the next plan shares the old one's ports, chains and zones): the
+ * connections of the members each set lost, once per rule naming the set. Nothing is looked at
+ * when no set lost a member (a VM joining a group), and only the rules of sets that did otherwise.
+ */
+function lostMembersOnly(from: HostPlan, to: HostPlan): string {
+  const newSets = new Map(to.sets.map((s) => [setKey(s), s]));
+  const lostBySet = new Map<string, readonly Prefix[]>();
+  for (const was of from.sets) {
+    const is = newSets.get(setKey(was));
+    if (is !== undefined && is.members === was.members) continue;
+    const gone = is === undefined ? was.members.prefixes() : was.members.difference(is.members).onlyHere.map((i) => was.members.prefixAt(i));
+    if (gone.length > 0) lostBySet.set(setKey(was), gone);
+  }
+  if (lostBySet.size === 0) return '';
+  const keys = ruleKeys();
+  const lines = new Set<string>();
+  const done = new Set<string>();
+  for (const g of from.groupChains.values()) {
+    for (const r of g.rules) {
+      for (const m of r.matches) {
+        if (m.kind !== 'set') continue;
+        const gone = lostBySet.get(setKey(m.set));
+        if (gone === undefined) continue;
+        const once = `${setKey(m.set)}\u0000${g.direction}\u0000${keys(r)}`;
+        if (done.has(once)) continue;
+        done.add(once);
+        for (const e of gone) for (const line of ruleFilters(g.family, undefined, g.direction, r, [], false, e)) lines.add(line);
+      }
+    }
   }
   return lines.size === 0 ? '' : endLines([...lines].sort());
 }
