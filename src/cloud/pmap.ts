@@ -53,7 +53,7 @@ export class PMap<V> implements ReadonlyMap<string, V> {
 
   /** A builder for several changes: the bucket array and each touched bucket are copied once. */
   edit(): PMapBuilder<V> {
-    return new PMapBuilder(this.buckets, this.size);
+    return new PMapBuilder(this.buckets, this.size, this);
   }
 
   set(key: string, value: V): PMap<V> {
@@ -119,10 +119,13 @@ export class PMapBuilder<V> {
   private readonly buckets: (Bucket<V> | undefined)[];
   private readonly copied = new Set<number>();
   private done = false;
+  /** Whether anything was set or deleted: a builder that changed nothing gives back its origin. */
+  private changed = false;
 
   constructor(
     from: readonly (Bucket<V> | undefined)[],
     private size: number,
+    private readonly origin: PMap<V>,
   ) {
     this.buckets = from.slice();
   }
@@ -149,6 +152,7 @@ export class PMapBuilder<V> {
     const m = this.own(hash(key) & MASK);
     if (!m.has(key)) this.size++;
     m.set(key, value);
+    this.changed = true;
     return this;
   }
 
@@ -158,6 +162,7 @@ export class PMapBuilder<V> {
     const m = this.own(i);
     m.delete(key);
     this.size--;
+    this.changed = true;
     if (m.size === 0) {
       this.buckets[i] = undefined;
       this.copied.delete(i);
@@ -165,8 +170,10 @@ export class PMapBuilder<V> {
     return this;
   }
 
+  /** The map built; the origin itself when nothing changed (so identity tells an untouched collection). */
   build(): PMap<V> {
     this.done = true;
+    if (!this.changed) return this.origin;
     return new (PMap as unknown as new (b: readonly (Bucket<V> | undefined)[], size: number) => PMap<V>)(this.buckets, this.size);
   }
 }

@@ -10,6 +10,21 @@ import type { CloudModel } from './parse.js';
 import type { Model, Port } from './types.js';
 
 export function selectHost(cloud: CloudModel, host: string | undefined): Model {
+  // A cloud model never changes: each host's view is made once (a diff asks for the old one
+  // again at every change, and walking a host's ports costs as much as the change itself).
+  let views = selected.get(cloud);
+  if (views === undefined) selected.set(cloud, (views = new Map()));
+  const key = host ?? ALL_HOSTS;
+  let view = views.get(key);
+  if (view === undefined) views.set(key, (view = select(cloud, host)));
+  return view;
+}
+
+/** Each cloud model's host views, by host (ALL_HOSTS: compiled without --host). */
+const selected = new WeakMap<CloudModel, Map<string | typeof ALL_HOSTS, Model>>();
+const ALL_HOSTS = Symbol('all hosts');
+
+function select(cloud: CloudModel, host: string | undefined): Model {
   const c = new Collector();
   let candidates = cloud.ports;
   if (host !== undefined) {
