@@ -19,12 +19,13 @@ import { join } from 'node:path';
 import { type ResourceLimits, Worker } from 'node:worker_threads';
 import { type CompileOptions, type CompileStats, OUTPUT_FILES, type PreparedModel, prepare } from '../compile.js';
 import { slice } from '../cloud/slice.js';
-import { DELTA_FILES, DiffModelError, diffPrepared, emptyDiff } from '../delta/diff.js';
+import { DELTA_FILES, diffPrepared, emptyDiff } from '../delta/diff.js';
 import { affected } from '../cloud/affected.js';
 import { ModelError } from '../model/errors.js';
 import type { Diagnostic } from '../model/types.js';
 import { UsageError } from './args.js';
 import { hostDirs, parseModelText, readModelText } from './io.js';
+import { named } from './two-models.js';
 import { type OutputPlan, type Staged, OutputError, abandonOutput, commitOutput, outputRoot, planOutput, quotePath, reason, stageText } from './output.js';
 
 /** A model: its file (`-`: standard input, whose text the main thread passes on). */
@@ -53,16 +54,6 @@ interface Unit {
 }
 
 const read = (s: Source): unknown => parseModelText(s.text ?? readModelText(s.file), s.file);
-
-/** Bad input in one of two models names the model and its file. */
-function named<T>(which: 'old' | 'new', file: string, f: () => T): T {
-  try {
-    return f();
-  } catch (e) {
-    if (e instanceof ModelError && !(e instanceof DiffModelError)) throw new DiffModelError(which, e, file === '-' ? 'standard input' : quotePath(file));
-    throw e;
-  }
-}
 
 /** The per-host work of a task, after the model(s) are prepared. */
 function unitOf(task: HostTask): Unit {
@@ -175,8 +166,16 @@ function revive(s: SerializedError): Error {
   return new Error(`a worker thread failed: ${s.message}`);
 }
 
-/** Entry of a worker thread (host-worker.ts); `slot`: its state in the shared counter. */
-export function workerMain(data: { task: HostTask; out: string; shared: SharedArrayBuffer; slot: number }, post: (m: WorkerMessage) => void): void {
+/** What a worker thread is started with; `slot`: its state in the shared counter. */
+interface WorkerData {
+  readonly task: HostTask;
+  readonly out: string;
+  readonly shared: SharedArrayBuffer;
+  readonly slot: number;
+}
+
+/** Entry of a worker thread (host-worker.ts). */
+export function workerMain(data: WorkerData, post: (m: WorkerMessage) => void): void {
   const counter = new Int32Array(data.shared);
   const sink: Sink = { staged: (staged) => post({ kind: 'staged', staged }), result: (result) => post({ kind: 'result', result }) };
   try {
@@ -237,11 +236,14 @@ export async function eachHost(task: HostTask, out: string, jobs: number): Promi
   const shared = new SharedArrayBuffer((WORKER_STATE + jobs - 1) * Int32Array.BYTES_PER_ELEMENT);
   const counter = new Int32Array(shared);
 
-  const resourceLimits = { maxOldGenerationSizeMb: heapLimitMB(task), maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB };
   const staged: Staged[] = [];
   const results: HostResult[] = [];
   const sink: Sink = { staged: (s) => staged.push(s), result: (r) => results.push(r) };
-  const workers = Array.from({ length: jobs - 1 }, (_, k) => startWorker({ task, out, shared, slot: WORKER_STATE + k }, resourceLimits, counter, sink));
+  const workers: Started[] = [];
+  if (jobs > 1) {
+    const resourceLimits = { maxOldGenerationSizeMb: heapLimitMB(task), maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB };
+    for (let k = 0; k < jobs - 1; k++) workers.push(startWorker({ task, out, shared, slot: WORKER_STATE + k }, resourceLimits, counter, sink));
+  }
   /** Stops the workers still preparing (they hold nothing); the others end on their own. */
   const cancelIdle = (): void => {
     workers.forEach((w, k) => {
@@ -285,12 +287,7 @@ interface Started {
 }
 
 /** A worker thread whose staged files and results go to `sink` as they come. */
-function startWorker(
-  workerData: { task: HostTask; out: string; shared: SharedArrayBuffer; slot: number },
-  resourceLimits: ResourceLimits,
-  counter: Int32Array,
-  sink: Sink,
-): Started {
+function startWorker(workerData: WorkerData, resourceLimits: ResourceLimits, counter: Int32Array, sink: Sink): Started {
   const cancelled = (): boolean => Atomics.load(counter, workerData.slot) === CANCELLED;
   const worker = new Worker(new URL('./host-worker.js', import.meta.url), { workerData, resourceLimits });
   const ended = new Promise<void>((resolve, reject) => {

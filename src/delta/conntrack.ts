@@ -30,7 +30,7 @@ import { endLines } from '../backends/shared/text.js';
 import { type Family, type Prefix, formatAddress, formatPrefix, hostMask, isHost } from '../net/ip.js';
 import type { Direction, Port } from '../model/types.js';
 import { samePort } from '../cloud/affected.js';
-import type { HostPlan, PortPlan, Rule } from '../plan/ir.js';
+import type { HostPlan, PortPlan, Rule, SetPlan } from '../plan/ir.js';
 
 const FAMILY_ARG = { 4: 'ipv4', 6: 'ipv6' } as const;
 const DIRECTIONS: readonly Direction[] = ['ingress', 'egress'];
@@ -55,12 +55,7 @@ export function conntrackBetween(from: HostPlan, to: HostPlan): string {
     let out = lostBySet.get(key);
     if (out !== undefined) return out;
     const was = oldSets.get(key);
-    const is = newSets.get(key);
-    if (was === undefined || (is !== undefined && is.members === was.members)) out = [];
-    else {
-      const gone = is === undefined ? was.members.prefixes() : was.members.difference(is.members).onlyHere.map((i) => was.members.prefixAt(i));
-      out = gone;
-    }
+    out = was === undefined ? [] : membersLost(was, newSets.get(key));
     lostBySet.set(key, out);
     return out;
   };
@@ -125,10 +120,20 @@ export function conntrackBetween(from: HostPlan, to: HostPlan): string {
   // A member that left a set loses the permission of every rule naming the set: its connections
   // are deleted once per rule, in every zone (one line per member and rule however many ports
   // use the rule; see the header for why this is the right width).
-  for (const { set, f, d, r } of memberRules.values()) {
-    for (const e of lost(set)) for (const line of ruleFilters(f, undefined, d, r, [], false, e)) lines.add(line);
-  }
+  for (const { set, f, d, r } of memberRules.values()) addMemberLines(lines, f, d, r, lost(set));
   return lines.size === 0 ? '' : endLines([...lines].sort());
+}
+
+/** The members a set lost (all of them when the set is gone). */
+function membersLost(was: SetPlan, is: SetPlan | undefined): readonly Prefix[] {
+  if (is === undefined) return was.members.prefixes();
+  if (is.members === was.members) return [];
+  return was.members.difference(is.members).onlyHere.map((i) => was.members.prefixAt(i));
+}
+
+/** The lines for members a kept rule no longer lets through: one per member, in every zone. */
+function addMemberLines(lines: Set<string>, f: Family, d: Direction, r: Rule, gone: readonly Prefix[]): void {
+  for (const e of gone) for (const line of ruleFilters(f, undefined, d, r, [], false, e)) lines.add(line);
 }
 
 /**
@@ -140,9 +145,7 @@ function lostMembersOnly(from: HostPlan, to: HostPlan): string {
   const newSets = new Map(to.sets.map((s) => [setKey(s), s]));
   const lostBySet = new Map<string, readonly Prefix[]>();
   for (const was of from.sets) {
-    const is = newSets.get(setKey(was));
-    if (is !== undefined && is.members === was.members) continue;
-    const gone = is === undefined ? was.members.prefixes() : was.members.difference(is.members).onlyHere.map((i) => was.members.prefixAt(i));
+    const gone = membersLost(was, newSets.get(setKey(was)));
     if (gone.length > 0) lostBySet.set(setKey(was), gone);
   }
   if (lostBySet.size === 0) return '';
@@ -158,7 +161,7 @@ function lostMembersOnly(from: HostPlan, to: HostPlan): string {
         const once = `${setKey(m.set)}\u0000${g.direction}\u0000${keys(r)}`;
         if (done.has(once)) continue;
         done.add(once);
-        for (const e of gone) for (const line of ruleFilters(g.family, undefined, g.direction, r, [], false, e)) lines.add(line);
+        addMemberLines(lines, g.family, g.direction, r, gone);
       }
     }
   }

@@ -234,11 +234,16 @@ function parallelCapacity(kind: 'spin' | 'compile', lib: string, modelPath: stri
       parentPort.once('message', () => { work(); parentPort.close(); });
       parentPort.postMessage('ready');
     }`;
-  const f = join(WORK, `capacity-${kind}.mjs`);
+  return 2 * runProbe(`capacity-${kind}`, script);
+}
+
+/** Runs an ES module probe in a fresh process: the number it prints. */
+function runProbe(name: string, script: string): number {
+  const f = join(WORK, `${name}.mjs`);
   writeFileSync(f, script);
   const r = spawnSync(process.execPath, [f], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`capacity probe failed: ${r.stderr.slice(0, 1000)}`);
-  return 2 * Number(r.stdout.trim());
+  if (r.status !== 0) throw new Error(`${name} probe failed: ${r.stderr.slice(0, 1000)}`);
+  return Number(r.stdout.trim());
 }
 
 /**
@@ -267,12 +272,11 @@ function writeFloor(files: number, bytes: number, threads: number): number {
       await Promise.all(others);
       console.log((performance.now() - t) / 1000);
     } else write(...workerData);`;
-  const f = join(WORK, 'write-floor.mjs');
-  writeFileSync(f, script);
-  const r = spawnSync(process.execPath, [f], { encoding: 'utf8' });
-  rmSync(dir, { recursive: true, force: true });
-  if (r.status !== 0) throw new Error(`write floor probe failed: ${r.stderr.slice(0, 1000)}`);
-  return Number(r.stdout.trim());
+  try {
+    return runProbe('write-floor', script);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 function cloudSizes(lib: string): CloudSize[] {

@@ -3,11 +3,9 @@ import { UsageError, parseOptions } from '../args.js';
 import type { Command } from '../command.js';
 import { COMPILE_FLAGS, compileOptions } from '../compile-options.js';
 import { readModel } from '../io.js';
-import { quotePath } from '../output.js';
+import { named } from '../two-models.js';
 import { type PreparedModel, prepare } from '../../compile.js';
 import { affected } from '../../cloud/affected.js';
-import { DiffModelError } from '../../delta/diff.js';
-import { ModelError } from '../../model/errors.js';
 
 const { host: _host, ...FLAGS } = COMPILE_FLAGS;
 
@@ -22,16 +20,6 @@ const OPTIONS = {
   },
   json: { type: 'boolean', describe: 'the same as --format json' },
 } as const;
-
-/** Bad input in one of the models (or the patch) names which. */
-function named<T>(which: 'old' | 'new', file: string, f: () => T): T {
-  try {
-    return f();
-  } catch (e) {
-    if (e instanceof ModelError && !(e instanceof DiffModelError)) throw new DiffModelError(which, e, file === '-' ? 'standard input' : quotePath(file));
-    throw e;
-  }
-}
 
 export const command: Command = {
   usage: 'affected OLD (NEW | --patch CHANGE.json) [--format json] [options]',

@@ -3,10 +3,10 @@ import { UsageError, parseOptions } from '../args.js';
 import { type Command, JOBS_OPTION, modelSource } from '../command.js';
 import { COMPILE_FLAGS, compileOptions } from '../compile-options.js';
 import { readModel, sections } from '../io.js';
-import { filesIn, quotePath, writeAll } from '../output.js';
+import { filesIn, writeAll } from '../output.js';
+import { named } from '../two-models.js';
 import { type PreparedModel, prepare } from '../../compile.js';
-import { DiffModelError, diffPrepared } from '../../delta/diff.js';
-import { ModelError } from '../../model/errors.js';
+import { diffPrepared } from '../../delta/diff.js';
 
 const EXIT_CHANGED = 1;
 
@@ -18,16 +18,6 @@ const OPTIONS = {
   patch: { type: 'string', arg: 'FILE', describe: 'the change as an RFC 6902 JSON Patch against OLD (instead of NEW)' },
   jobs: JOBS_OPTION,
 } as const;
-
-/** Bad input in one of the two models names the model and its file. */
-function named<T>(which: 'old' | 'new', file: string, f: () => T): T {
-  try {
-    return f();
-  } catch (e) {
-    if (e instanceof ModelError && !(e instanceof DiffModelError)) throw new DiffModelError(which, e, file === '-' ? 'standard input' : quotePath(file));
-    throw e;
-  }
-}
 
 export const command: Command = {
   usage: 'diff OLD (NEW | --patch CHANGE.json) [-o DIR] [--each-host [--jobs N]] [--exit-code] [options]',
